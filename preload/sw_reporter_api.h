@@ -1,0 +1,53 @@
+/* sw_reporter_api.h: the boundary between libswpreload.so and
+ * libswreporter.so.
+ *
+ * libswpreload.so links only libc. Its reporter thread drains the ring
+ * and, on the first data, dlopen()s libswreporter.so from its own
+ * directory and calls sw_reporter_entry(). Everything that allocates or
+ * blocks (segment assembly, encoding, libcurl, librdkafka) lives behind
+ * these functions, and they are only ever called from the reporter thread,
+ * which has the hook guard set, so nothing they do is traced. */
+#ifndef SW_PRELOAD_SW_REPORTER_API_H
+#define SW_PRELOAD_SW_REPORTER_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sw_config.h"
+#include "sw_span.h"
+#include "sw_stats.h"
+
+#define SW_REPORTER_API_VERSION 1
+#define SW_REPORTER_SONAME "libswreporter.so"
+#define SW_REPORTER_ENTRY "sw_reporter_entry"
+
+/* What the preload object lends the reporter. */
+struct sw_reporter_env {
+  const struct sw_config *cfg;
+  struct sw_stats *stats;
+  /* printf-like; goes to stderr as "sw[pid]: ..." when level is enabled. */
+  void (*log)(enum sw_log_level level, const char *fmt, ...)
+      __attribute__((format(printf, 2, 3)));
+  int pid;
+  const char *hostname;
+};
+
+struct sw_reporter_ops {
+  int version; /* SW_REPORTER_API_VERSION */
+  /* Once, before anything else. 0 or a negative errno (then the preload
+   * object stops tracing and counts every span as dropped). */
+  int (*init)(const struct sw_reporter_env *env);
+  /* Span records drained from the ring, in ring order. */
+  void (*consume)(const struct sw_span_rec *recs, size_t n, int64_t now_ms);
+  /* Called at least every 100 ms while data is pending and at least once
+   * per second otherwise: batching, grace timers, heartbeats, retries.
+   * Returns the number of milliseconds after which it wants the next tick
+   * at the latest. */
+  int (*tick)(int64_t now_ms);
+  /* At exit: send everything pending; give up at deadline_ms (epoch ms). */
+  void (*flush)(int64_t deadline_ms);
+};
+
+typedef const struct sw_reporter_ops *(*sw_reporter_entry_fn)(void);
+
+#endif

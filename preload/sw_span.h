@@ -1,0 +1,65 @@
+/* sw_span.h: the span record, the one unit of data that flows from the
+ * hooks (producers) through the ring to the reporter (consumer).
+ *
+ * A record is fixed-size and self-contained: no pointers, so it can be
+ * copied into a ring cell with memcpy and read by the reporter after the
+ * producing connection is long gone. Strings are NUL-terminated and
+ * truncated to their field size. */
+#ifndef SW_PRELOAD_SW_SPAN_H
+#define SW_PRELOAD_SW_SPAN_H
+
+#include <stdint.h>
+
+#define SW_ID_MAX 64       /* trace / segment id (ours are 32 hex chars) */
+#define SW_NAME_MAX 72     /* service / instance (OAP cuts at 70) */
+#define SW_OP_MAX 160      /* operation name (OAP cuts endpoints at 150) */
+#define SW_URL_MAX 288     /* http.url tag */
+#define SW_PEER_MAX 96     /* host:port */
+#define SW_METHOD_MAX 16
+#define SW_ERRLOG_MAX 128  /* span log text on failure */
+
+enum sw_span_kind { SW_SPAN_ENTRY = 0, SW_SPAN_EXIT = 1, SW_SPAN_LOCAL = 2 };
+enum sw_span_layer { SW_LAYER_UNKNOWN = 0, SW_LAYER_HTTP = 3 };
+
+/* Component ids from the OAP's component-libraries.yml. */
+#define SW_COMPONENT_HTTP 49        /* generic HTTP server */
+#define SW_COMPONENT_HTTPCLIENT 2   /* generic HTTP client */
+#define SW_COMPONENT_CURL 8002      /* libcurl transfers */
+
+/* A CrossProcess reference, from an incoming sw8 header. */
+struct sw_ref {
+  char trace_id[SW_ID_MAX];
+  char parent_segment_id[SW_ID_MAX];
+  int32_t parent_span_id;
+  char parent_service[SW_NAME_MAX];
+  char parent_instance[SW_NAME_MAX];
+  char parent_endpoint[SW_OP_MAX];
+  char peer[SW_PEER_MAX]; /* networkAddressUsedAtPeer */
+};
+
+struct sw_span_rec {
+  char trace_id[SW_ID_MAX];
+  char segment_id[SW_ID_MAX];
+  int32_t span_id;        /* 0 for the segment's root */
+  int32_t parent_span_id; /* -1 for the root */
+  /* On the root span only: how many spans the segment allocated (ids
+   * 0..nspans-1). The reporter emits the segment once it holds them all,
+   * or when a grace timer runs out. 0 on non-root spans. */
+  int32_t nspans;
+  uint8_t kind;     /* enum sw_span_kind */
+  uint8_t layer;    /* enum sw_span_layer */
+  uint8_t is_error;
+  uint8_t has_ref;
+  int32_t component;
+  int32_t status;   /* http.status_code, 0 when none was seen */
+  int64_t start_ms; /* epoch milliseconds */
+  int64_t end_ms;
+  char method[SW_METHOD_MAX];
+  char op[SW_OP_MAX];
+  char url[SW_URL_MAX];
+  char peer[SW_PEER_MAX];
+  char errlog[SW_ERRLOG_MAX]; /* "" when none */
+  struct sw_ref ref;          /* valid when has_ref */
+};
+
+#endif
