@@ -14,6 +14,11 @@
 
 #include "sw_config.h"
 
+/* Longest Ant pattern handled is SW_ANT_PATTERN_MAX - 1 bytes; longer ones
+ * never match (the configuration drops them with a warning). This bounds
+ * the matcher's stack and time. */
+#define SW_ANT_PATTERN_MAX 1024
+
 /* 1 when path matches the single Ant pattern pat (whole string). */
 int sw_ant_match(const char *pat, const char *path);
 

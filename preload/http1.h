@@ -8,8 +8,12 @@
  * done the parser starts on the next one by itself. Informational 1xx
  * responses are skipped as part of the head of the final response.
  *
- * Usage:
- *   while (len > 0 || (rc & SW_H1_HEAD)) -- see sw_h1_feed()
+ * Usage (every event consumes at least one byte; NEED_MORE takes all):
+ *   while (len > 0) {
+ *     rc = sw_h1_feed(p, buf, len, &used);
+ *     if (rc < 0) break;
+ *     handle(rc); buf += used; len -= used;
+ *   }
  */
 #ifndef SW_PRELOAD_HTTP1_H
 #define SW_PRELOAD_HTTP1_H
@@ -64,6 +68,14 @@ struct sw_h1 {
   uint32_t value_len;
   int64_t remaining;    /* body bytes left (content-length or chunk) */
   uint64_t chunk_size;
+  /* Private state added by http1.c; see the comments there. */
+  uint8_t hdr;          /* which captured header the current line is */
+  uint8_t last_hdr;     /* the previous header line's, for obs-fold */
+  uint16_t flags;       /* Connection and Transfer-Encoding findings */
+  uint32_t vtrim;       /* value length without trailing whitespace */
+  int64_t num;          /* Content-Length digits read so far */
+  uint32_t tok_len;     /* list token being read (Connection, T-E) */
+  char tok[16];
   struct sw_h1_msg msg;
 };
 
@@ -74,7 +86,8 @@ void sw_h1_init(struct sw_h1 *p, enum sw_h1_kind kind);
  * how many bytes it took. Returns SW_H1_NEED_MORE (all bytes consumed,
  * message not complete), a combination of SW_H1_HEAD and SW_H1_DONE, or
  * SW_H1_ERROR. A head with no body returns SW_H1_HEAD | SW_H1_DONE.
- * len may be 0. */
+ * len may be 0. On SW_H1_ERROR, *consumed is len: the bytes are all
+ * taken, and every later call returns SW_H1_ERROR and takes all too. */
 int sw_h1_feed(struct sw_h1 *p, const char *buf, size_t len,
                size_t *consumed);
 

@@ -39,4 +39,11 @@ int sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec);
 /* Consumer only. Copies up to max records out; returns how many. */
 size_t sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max);
 
+#ifdef SW_UNITTESTS
+/* sw_ring_push in two halves, so tests can hold a claimed cell open:
+ * claim returns the record to fill (NULL when full) and its position. */
+struct sw_span_rec *sw_ring_claim(struct sw_ring *r, uint64_t *pos);
+void sw_ring_commit(struct sw_ring *r, uint64_t pos);
+#endif
+
 #endif

@@ -20,7 +20,9 @@
 int sw8_decode(const char *value, size_t len, struct sw_ref *ref);
 
 /* Encodes the header value into out (NUL-terminated). Returns its length,
- * or -1 when cap is too small. */
+ * or -1 (out left empty) when cap is too small, span_id is negative or a
+ * string is empty or NULL: a value with an empty field would be rejected
+ * downstream. */
 int sw8_encode(char *out, size_t cap, const char *trace_id,
                const char *segment_id, int span_id, const char *service,
                const char *instance, const char *endpoint, const char *peer);

@@ -7,6 +7,7 @@
 #ifndef SW_PRELOAD_SW_CONFIG_H
 #define SW_PRELOAD_SW_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sw_span.h"
@@ -86,5 +87,11 @@ void sw_config_parse(struct sw_config *c, sw_getenv_fn get, sw_warn_fn warn,
 int sw_list_parse(struct sw_list *l, const char *s, int upper);
 
 const char *sw_protocol_name(enum sw_protocol p);
+
+/* Writes the effective settings, one "SW_NAME=value" line per variable
+ * (the authentication token shown only as "(set)"), into buf, truncated
+ * and terminated like snprintf. Returns the length the full text needs.
+ * With an empty environment this is the list of defaults. */
+size_t sw_config_format(const struct sw_config *c, char *buf, size_t cap);
 
 #endif

@@ -1,0 +1,177 @@
+/* hook_io.c: bytes in and out of tracked connections.
+ *
+ * Hooked: read, write, readv, writev, recv, send, recvfrom, sendto,
+ * recvmsg, sendmsg, sendfile, sendfile64, and the _FORTIFY_SOURCE entry
+ * points __read_chk, __recv_chk, __recvfrom_chk.
+ * Any fd that is not a tracked connection (files, pipes, eventfds) costs
+ * one bounds check and one relaxed load after the real call. Bookkeeping
+ * is async-signal-safe and runs with errno saved and the guard set; the
+ * caller always gets the real result. MSG_PEEK reads are not fed to the
+ * parser (the bytes will be read again). */
+#include "sw_common.h"
+
+#include <errno.h>
+
+#include "sw_hook.h"
+
+static inline ssize_t
+after_recv(int fd, const void *b, ssize_t r, int flags)
+{
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && !(flags & MSG_PEEK)) {
+    if (r > 0)
+      SW_GUARDED(sw_conn_on_recv(fd, b, (size_t)r));
+    else if (r == 0)
+      SW_GUARDED(sw_conn_on_eof(fd));
+  }
+  return r;
+}
+
+static inline ssize_t
+after_send(int fd, const void *b, ssize_t r)
+{
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
+    SW_GUARDED(sw_conn_on_send(fd, b, (size_t)r));
+  return r;
+}
+
+SW_EXPORT ssize_t
+read(int fd, void *b, size_t n)
+{
+  SW_HOOK_ENTER(read, (fd, b, n), syscall(SYS_read, fd, b, n));
+  return after_recv(fd, b, sw_real_read(fd, b, n), 0);
+}
+
+SW_EXPORT ssize_t
+__read_chk(int fd, void *b, size_t n, size_t bl)
+{
+  SW_HOOK_ENTER(__read_chk, (fd, b, n, bl), syscall(SYS_read, fd, b, n));
+  return after_recv(fd, b, sw_real___read_chk(fd, b, n, bl), 0);
+}
+
+SW_EXPORT ssize_t
+write(int fd, const void *b, size_t n)
+{
+  SW_HOOK_ENTER(write, (fd, b, n), syscall(SYS_write, fd, b, n));
+  return after_send(fd, b, sw_real_write(fd, b, n));
+}
+
+SW_EXPORT ssize_t
+recv(int fd, void *b, size_t n, int f)
+{
+  SW_HOOK_ENTER(recv, (fd, b, n, f),
+                syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL));
+  return after_recv(fd, b, sw_real_recv(fd, b, n, f), f);
+}
+
+SW_EXPORT ssize_t
+__recv_chk(int fd, void *b, size_t n, size_t bl, int f)
+{
+  SW_HOOK_ENTER(__recv_chk, (fd, b, n, bl, f),
+                syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL));
+  return after_recv(fd, b, sw_real___recv_chk(fd, b, n, bl, f), f);
+}
+
+SW_EXPORT ssize_t
+send(int fd, const void *b, size_t n, int f)
+{
+  SW_HOOK_ENTER(send, (fd, b, n, f),
+                syscall(SYS_sendto, fd, b, n, f, NULL, 0));
+  return after_send(fd, b, sw_real_send(fd, b, n, f));
+}
+
+SW_EXPORT ssize_t
+recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l)
+{
+  SW_HOOK_ENTER(recvfrom, (fd, b, n, f, a, l),
+                syscall(SYS_recvfrom, fd, b, n, f, a, l));
+  return after_recv(fd, b, sw_real_recvfrom(fd, b, n, f, a, l), f);
+}
+
+SW_EXPORT ssize_t
+__recvfrom_chk(int fd, void *b, size_t n, size_t bl, int f,
+               struct sockaddr *a, socklen_t *l)
+{
+  SW_HOOK_ENTER(__recvfrom_chk, (fd, b, n, bl, f, a, l),
+                syscall(SYS_recvfrom, fd, b, n, f, a, l));
+  return after_recv(fd, b, sw_real___recvfrom_chk(fd, b, n, bl, f, a, l), f);
+}
+
+SW_EXPORT ssize_t
+sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a,
+       socklen_t l)
+{
+  SW_HOOK_ENTER(sendto, (fd, b, n, f, a, l),
+                syscall(SYS_sendto, fd, b, n, f, a, l));
+  return after_send(fd, b, sw_real_sendto(fd, b, n, f, a, l));
+}
+
+SW_EXPORT ssize_t
+readv(int fd, const struct iovec *v, int c)
+{
+  SW_HOOK_ENTER(readv, (fd, v, c), syscall(SYS_readv, fd, v, c));
+  ssize_t r = sw_real_readv(fd, v, c);
+  if (SW_UNLIKELY(sw_conn_tracked(fd))) {
+    if (r > 0)
+      SW_GUARDED(sw_conn_on_recv_iov(fd, v, c, (size_t)r));
+    else if (r == 0)
+      SW_GUARDED(sw_conn_on_eof(fd));
+  }
+  return r;
+}
+
+SW_EXPORT ssize_t
+writev(int fd, const struct iovec *v, int c)
+{
+  SW_HOOK_ENTER(writev, (fd, v, c), syscall(SYS_writev, fd, v, c));
+  ssize_t r = sw_real_writev(fd, v, c);
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
+    SW_GUARDED(sw_conn_on_send_iov(fd, v, c, (size_t)r));
+  return r;
+}
+
+SW_EXPORT ssize_t
+recvmsg(int fd, struct msghdr *m, int f)
+{
+  SW_HOOK_ENTER(recvmsg, (fd, m, f), syscall(SYS_recvmsg, fd, m, f));
+  ssize_t r = sw_real_recvmsg(fd, m, f);
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && !(f & MSG_PEEK)) {
+    if (r > 0)
+      SW_GUARDED(sw_conn_on_recv_iov(fd, m->msg_iov, (int)m->msg_iovlen,
+                                     (size_t)r));
+    else if (r == 0)
+      SW_GUARDED(sw_conn_on_eof(fd));
+  }
+  return r;
+}
+
+SW_EXPORT ssize_t
+sendmsg(int fd, const struct msghdr *m, int f)
+{
+  SW_HOOK_ENTER(sendmsg, (fd, m, f), syscall(SYS_sendmsg, fd, m, f));
+  ssize_t r = sw_real_sendmsg(fd, m, f);
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
+    SW_GUARDED(sw_conn_on_send_iov(fd, m->msg_iov, (int)m->msg_iovlen,
+                                   (size_t)r));
+  return r;
+}
+
+SW_EXPORT ssize_t
+sendfile(int o, int i, off_t *off, size_t n)
+{
+  SW_HOOK_ENTER(sendfile, (o, i, off, n), syscall(SYS_sendfile, o, i, off, n));
+  ssize_t r = sw_real_sendfile(o, i, off, n);
+  if (SW_UNLIKELY(sw_conn_tracked(o)) && r > 0)
+    SW_GUARDED(sw_conn_on_sendfile(o, (size_t)r));
+  return r;
+}
+
+SW_EXPORT ssize_t
+sendfile64(int o, int i, off64_t *off, size_t n)
+{
+  SW_HOOK_ENTER(sendfile64, (o, i, off, n),
+                syscall(SYS_sendfile, o, i, off, n));
+  ssize_t r = sw_real_sendfile64(o, i, off, n);
+  if (SW_UNLIKELY(sw_conn_tracked(o)) && r > 0)
+    SW_GUARDED(sw_conn_on_sendfile(o, (size_t)r));
+  return r;
+}

@@ -1,0 +1,655 @@
+/* conn.c: connection table and the HTTP/1.x -> span state machine.
+ *
+ * Server side (accepted fds): bytes read feed a request parser, bytes
+ * written feed a response parser. A request head opens an entry span; the
+ * end of its response closes it and hands it to the sink.
+ * Client side (connected fds): bytes written feed a request parser, bytes
+ * read feed a response parser. A request head opens an exit span; the end
+ * of its response closes it.
+ *
+ * Linking: an exit opened on a thread that is serving exactly one request
+ * (struct sw_thread_ctx.inflight == 1) joins that request's segment as a
+ * child of its entry span. Otherwise (event loops with several requests in
+ * flight, or none) the exit gets a segment of its own: we never guess. */
+#include "sw_common.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "filter.h"
+#include "http1.h"
+#include "sw8.h"
+#include "sw_stats.h"
+#include "trace.h"
+
+enum { ROLE_SERVER = 1, ROLE_CLIENT = 2 };
+
+struct sw_conn {
+  /* 0 free, 1 held. One thread at a time works on a connection. */
+  _Atomic uint32_t lock;
+  /* Bumped on every new request and on slot reuse: a thread context that
+   * names (slot, gen) names exactly one request. */
+  _Atomic uint32_t gen;
+  _Atomic uint32_t next_free; /* free list link: index + 1 */
+  int fd;
+  uint8_t role;
+  uint8_t dead;      /* not HTTP, or contended: ignore until close */
+  uint8_t span_open; /* a request is in flight (traced or ignored) */
+  uint8_t ignored;   /* the in-flight request is not traced */
+  uint32_t untraced; /* pipelined requests seen while one was open */
+  int64_t req_start_ms;
+  struct sw_thread_ctx *owner; /* server: thread that read the head */
+  _Atomic int32_t next_span_id; /* server: ids of the open segment */
+  char remote[SW_PEER_MAX];
+  struct sw_h1 req; /* request direction */
+  struct sw_h1 rsp; /* response direction */
+  struct sw_span_rec span;
+};
+
+_Atomic uint32_t *sw_conn_map;
+uint32_t sw_conn_map_len;
+
+static const struct sw_config *cfg;
+static struct sw_conn *slots;
+static uint32_t nslots;
+/* Treiber stack of free slots: low 32 bits index + 1, high 32 bits a tag
+ * bumped on every pop so that a stale head never passes the CAS (ABA). */
+static _Atomic uint64_t free_head;
+static _Atomic int first_conn_seen;
+
+static void *
+map_zeroed(size_t len)
+{
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+slot_push(uint32_t idx)
+{
+  uint64_t old = atomic_load_explicit(&free_head, memory_order_relaxed);
+  for (;;) {
+    atomic_store_explicit(&slots[idx].next_free, (uint32_t)old,
+                          memory_order_relaxed);
+    uint64_t nw = (old & 0xffffffff00000000ULL) | (idx + 1);
+    /* Release: the slot's reset contents are visible to the next popper,
+     * whose acquire CAS pairs with this one. */
+    if (atomic_compare_exchange_weak_explicit(&free_head, &old, nw,
+                                              memory_order_release,
+                                              memory_order_relaxed))
+      return;
+  }
+}
+
+static int64_t
+slot_pop(void)
+{
+  uint64_t old = atomic_load_explicit(&free_head, memory_order_acquire);
+  for (;;) {
+    uint32_t top = (uint32_t)old;
+    if (top == 0)
+      return -1;
+    uint32_t next = atomic_load_explicit(&slots[top - 1].next_free,
+                                         memory_order_relaxed);
+    uint64_t nw = ((old >> 32) + 1) << 32 | next;
+    if (atomic_compare_exchange_weak_explicit(&free_head, &old, nw,
+                                              memory_order_acquire,
+                                              memory_order_acquire))
+      return top - 1;
+  }
+}
+
+int
+sw_conn_init(const struct sw_config *c, uint32_t max_fds, uint32_t n)
+{
+  cfg = c;
+  sw_conn_map = map_zeroed((size_t)max_fds * sizeof(*sw_conn_map));
+  slots = map_zeroed((size_t)n * sizeof(*slots));
+  if (!sw_conn_map || !slots)
+    return -12; /* -ENOMEM */
+  nslots = n;
+  atomic_store_explicit(&free_head, 0, memory_order_relaxed);
+  /* Pushed in reverse so slot 0 is popped first: the pool is used LIFO
+   * and only as many slots are touched as connections are open at once. */
+  for (uint32_t i = n; i-- > 0;)
+    slot_push(i);
+  sw_conn_map_len = max_fds;
+  return 0;
+}
+
+void
+sw_conn_atfork_child(void)
+{
+  if (!slots)
+    return;
+  for (uint32_t fd = 0; fd < sw_conn_map_len; fd++)
+    atomic_store_explicit(&sw_conn_map[fd], 0, memory_order_relaxed);
+  atomic_store_explicit(&free_head, 0, memory_order_relaxed);
+  for (uint32_t i = nslots; i-- > 0;) {
+    atomic_store_explicit(&slots[i].lock, 0, memory_order_relaxed);
+    slot_push(i);
+  }
+  atomic_store_explicit(&first_conn_seen, 0, memory_order_relaxed);
+}
+
+int
+sw_format_addr(char *out, size_t cap, const struct sockaddr *sa,
+               socklen_t len)
+{
+  char ip[INET6_ADDRSTRLEN];
+  int port;
+  out[0] = '\0';
+  if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    if (!inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)))
+      return -1;
+    port = ntohs(in->sin_port);
+    return snprintf(out, cap, "%s:%d", ip, port) < (int)cap ? 0 : -1;
+  }
+  if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)))
+      return -1;
+    port = ntohs(in6->sin6_port);
+    /* An IPv4-mapped peer reads better as plain IPv4. */
+    if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+      return snprintf(out, cap, "%s:%d", ip + 7, port) < (int)cap ? 0 : -1;
+    return snprintf(out, cap, "[%s]:%d", ip, port) < (int)cap ? 0 : -1;
+  }
+  return -1;
+}
+
+/* ------------------------------------------------------------------ slots */
+
+static struct sw_conn *
+lock_fd(int fd)
+{
+  if ((unsigned)fd >= sw_conn_map_len)
+    return NULL;
+  uint32_t v = atomic_load_explicit(&sw_conn_map[fd], memory_order_acquire);
+  if (v == 0)
+    return NULL;
+  struct sw_conn *c = &slots[v - 1];
+  /* Acquire pairs with the release in unlock(): we see everything the
+   * previous holder wrote. */
+  if (atomic_exchange_explicit(&c->lock, 1, memory_order_acquire) != 0) {
+    /* Another thread is on this connection right now (full-duplex use
+     * from two threads). Never wait in a hook: stop tracing it. */
+    c->dead = 1; /* benign race: only ever set to 1 */
+    SW_STAT_INC(conns_contended);
+    return NULL;
+  }
+  if (c->fd != fd || c->dead) {
+    atomic_store_explicit(&c->lock, 0, memory_order_release);
+    return NULL;
+  }
+  return c;
+}
+
+static void
+unlock(struct sw_conn *c)
+{
+  atomic_store_explicit(&c->lock, 0, memory_order_release);
+}
+
+static void finish_request(struct sw_conn *c);
+
+/* Takes the slot out of the map and frees it. Waits a bounded time for a
+ * thread that is inside a hook on it (holders never block, so this is a
+ * few hundred nanoseconds at most); past the bound the slot is leaked,
+ * not corrupted. */
+static void
+release_fd(int fd, int finish)
+{
+  if ((unsigned)fd >= sw_conn_map_len)
+    return;
+  uint32_t v = atomic_exchange_explicit(&sw_conn_map[fd], 0,
+                                        memory_order_acq_rel);
+  if (v == 0)
+    return;
+  struct sw_conn *c = &slots[v - 1];
+  for (int spins = 0;; spins++) {
+    uint32_t exp = 0;
+    if (atomic_compare_exchange_weak_explicit(&c->lock, &exp, 1,
+                                              memory_order_acquire,
+                                              memory_order_relaxed))
+      break;
+    if (spins > 100000) {
+      SW_STAT_INC(conns_untracked);
+      return;
+    }
+  }
+  /* A request still open at close ends here: a close-delimited body, a
+   * client that gave up, or a server that never answered. */
+  if (finish && c->span_open)
+    finish_request(c);
+  c->fd = -1;
+  unlock(c);
+  slot_push(v - 1);
+}
+
+static void
+track(int fd, int role, const struct sockaddr *peer, socklen_t len)
+{
+  if ((unsigned)fd >= sw_conn_map_len) {
+    SW_STAT_INC(conns_untracked);
+    return;
+  }
+  /* A stale entry: the fd was closed by a path we do not see. */
+  release_fd(fd, 0);
+  int64_t idx = slot_pop();
+  if (idx < 0) {
+    SW_STAT_INC(conns_untracked);
+    return;
+  }
+  struct sw_conn *c = &slots[idx];
+  c->fd = fd;
+  c->role = (uint8_t)role;
+  c->dead = 0;
+  c->span_open = 0;
+  c->ignored = 0;
+  c->untraced = 0;
+  c->owner = NULL;
+  atomic_fetch_add_explicit(&c->gen, 1, memory_order_relaxed);
+  c->remote[0] = '\0';
+  if (peer)
+    sw_format_addr(c->remote, sizeof(c->remote), peer, len);
+  if (!c->remote[0]) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    /* Raw syscall: nothing of ours is ever traced or re-entered. */
+    if (syscall(SYS_getpeername, fd, (struct sockaddr *)&ss, &sl) == 0)
+      sw_format_addr(c->remote, sizeof(c->remote), (struct sockaddr *)&ss, sl);
+  }
+  sw_h1_init(&c->req, SW_H1_REQUEST);
+  sw_h1_init(&c->rsp, SW_H1_RESPONSE);
+  /* Release: the slot's contents are visible to whoever loads the map
+   * entry with acquire in lock_fd(). */
+  atomic_store_explicit(&sw_conn_map[fd], (uint32_t)idx + 1,
+                        memory_order_release);
+  if (!atomic_load_explicit(&first_conn_seen, memory_order_relaxed) &&
+      !atomic_exchange_explicit(&first_conn_seen, 1, memory_order_relaxed))
+    sw_sink_first_conn();
+}
+
+static int
+inet_family(const struct sockaddr *sa, socklen_t len)
+{
+  return sa && len >= sizeof(sa->sa_family) &&
+         (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
+}
+
+void
+sw_conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  if (!peer || !inet_family(peer, len)) {
+    if (syscall(SYS_getpeername, fd, (struct sockaddr *)&ss, &sl) != 0)
+      return;
+    peer = (struct sockaddr *)&ss;
+    len = sl;
+    if (!inet_family(peer, len))
+      return; /* AF_UNIX and friends: not tracked */
+  }
+  track(fd, ROLE_SERVER, peer, len);
+}
+
+void
+sw_conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len)
+{
+  if (!inet_family(peer, len))
+    return;
+  int type = 0;
+  socklen_t tl = sizeof(type);
+  /* Only stream sockets: DNS resolvers connect() UDP sockets too. */
+  if (syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+      type != SOCK_STREAM)
+    return;
+  track(fd, ROLE_CLIENT, peer, len);
+}
+
+void
+sw_conn_on_close(int fd)
+{
+  release_fd(fd, 1);
+}
+
+/* ------------------------------------------------------------------ spans */
+
+/* Length of the path part of a request target (up to '?' or '#'). */
+static size_t
+path_len(const char *t)
+{
+  size_t n = strcspn(t, "?#");
+  return n;
+}
+
+/* A bounded strlen for fields another thread might be rewriting. */
+static void
+copy_field(char *dst, size_t cap, const char *src, size_t srccap)
+{
+  sw_strlcpyn(dst, cap, src, strnlen(src, srccap));
+}
+
+static void
+fill_url(struct sw_span_rec *s, const char *host, const char *target)
+{
+  size_t n = 0;
+  if (host[0])
+    n = (size_t)snprintf(s->url, sizeof(s->url), "http://%s", host);
+  if (n >= sizeof(s->url))
+    return;
+  /* The query string is kept up to the params threshold (negative:
+   * unlimited); the field size bounds it anyway. */
+  size_t tl = strlen(target);
+  size_t pl = path_len(target);
+  if (cfg->params_length_threshold >= 0 &&
+      tl - pl > (size_t)cfg->params_length_threshold + 1)
+    tl = pl + (size_t)cfg->params_length_threshold + 1;
+  sw_strlcpyn(s->url + n, sizeof(s->url) - n, target, tl);
+}
+
+/* Fields every span of a request has, from the request head. */
+static void
+span_common(struct sw_conn *c, int kind, int component, const char *peer)
+{
+  struct sw_span_rec *s = &c->span;
+  const struct sw_h1_msg *m = &c->req.msg;
+  s->kind = (uint8_t)kind;
+  s->layer = SW_LAYER_HTTP;
+  s->component = component;
+  s->is_error = 0;
+  s->has_ref = 0;
+  s->status = 0;
+  s->nspans = 0;
+  s->start_ms = c->req_start_ms;
+  s->end_ms = 0;
+  s->errlog[0] = '\0';
+  sw_strlcpy(s->method, m->method, sizeof(s->method));
+  sw_strlcpyn(s->op, sizeof(s->op), m->target, path_len(m->target));
+  sw_strlcpy(s->peer, peer, sizeof(s->peer));
+  fill_url(s, m->host[0] ? m->host : c->remote, m->target);
+}
+
+static void
+start_entry(struct sw_conn *c)
+{
+  const struct sw_h1_msg *m = &c->req.msg;
+  struct sw_span_rec *s = &c->span;
+  uint32_t gen = atomic_fetch_add_explicit(&c->gen, 1,
+                                           memory_order_relaxed) + 1;
+  struct sw_thread_ctx *t = sw_thread_ctx();
+  c->owner = t;
+  c->span_open = 1;
+  if (t) {
+    atomic_fetch_add_explicit(&t->inflight, 1, memory_order_relaxed);
+    atomic_store_explicit(&t->entry_slot, (uint32_t)(c - slots),
+                          memory_order_relaxed);
+    atomic_store_explicit(&t->entry_gen, gen, memory_order_relaxed);
+  }
+  char op[SW_OP_MAX];
+  sw_strlcpyn(op, sizeof(op), m->target, path_len(m->target));
+  c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
+  if (c->ignored) {
+    SW_STAT_INC(requests_ignored);
+    return;
+  }
+  span_common(c, SW_SPAN_ENTRY, SW_COMPONENT_HTTP, c->remote);
+  s->span_id = 0;
+  s->parent_span_id = -1;
+  atomic_store_explicit(&c->next_span_id, 1, memory_order_relaxed);
+  if (m->sw8_present) {
+    if (!m->sw8_too_long &&
+        sw8_decode(m->sw8, strlen(m->sw8), &s->ref) == 0) {
+      s->has_ref = 1;
+      sw_strlcpy(s->trace_id, s->ref.trace_id, sizeof(s->trace_id));
+    } else {
+      SW_STAT_INC(sw8_invalid);
+    }
+  }
+  if (!s->has_ref)
+    sw_trace_new_id(s->trace_id);
+  sw_trace_new_id(s->segment_id);
+}
+
+/* The entry this thread is serving, if it serves exactly one. */
+static struct sw_conn *
+thread_entry(void)
+{
+  struct sw_thread_ctx *t = sw_thread_ctx();
+  if (!t || atomic_load_explicit(&t->inflight, memory_order_relaxed) != 1)
+    return NULL;
+  uint32_t i = atomic_load_explicit(&t->entry_slot, memory_order_relaxed);
+  uint32_t g = atomic_load_explicit(&t->entry_gen, memory_order_relaxed);
+  if (i >= nslots)
+    return NULL;
+  struct sw_conn *p = &slots[i];
+  if (atomic_load_explicit(&p->gen, memory_order_relaxed) != g ||
+      p->role != ROLE_SERVER || !p->span_open)
+    return NULL;
+  return p;
+}
+
+static void
+start_exit(struct sw_conn *c)
+{
+  const struct sw_h1_msg *m = &c->req.msg;
+  struct sw_span_rec *s = &c->span;
+  c->span_open = 1;
+  c->owner = NULL;
+  char op[SW_OP_MAX];
+  sw_strlcpyn(op, sizeof(op), m->target, path_len(m->target));
+  c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
+  struct sw_conn *p = c->ignored ? NULL : thread_entry();
+  if (p && p->ignored)
+    c->ignored = 1; /* the request being served is not traced */
+  if (c->ignored) {
+    SW_STAT_INC(requests_ignored);
+    return;
+  }
+  span_common(c, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT,
+              m->host[0] ? m->host : c->remote);
+  if (p) {
+    copy_field(s->trace_id, sizeof(s->trace_id), p->span.trace_id,
+               sizeof(p->span.trace_id));
+    copy_field(s->segment_id, sizeof(s->segment_id), p->span.segment_id,
+               sizeof(p->span.segment_id));
+    s->span_id = atomic_fetch_add_explicit(&p->next_span_id, 1,
+                                           memory_order_relaxed);
+    s->parent_span_id = 0;
+  } else {
+    sw_trace_new_id(s->trace_id);
+    sw_trace_new_id(s->segment_id);
+    s->span_id = 0;
+    s->parent_span_id = -1;
+    s->nspans = 1;
+  }
+}
+
+static void
+finish_request(struct sw_conn *c)
+{
+  struct sw_span_rec *s = &c->span;
+  if (!c->span_open)
+    return;
+  c->span_open = 0;
+  if (c->role == ROLE_SERVER && c->owner)
+    atomic_fetch_sub_explicit(&c->owner->inflight, 1, memory_order_relaxed);
+  c->owner = NULL;
+  if (c->ignored) {
+    c->ignored = 0;
+    return;
+  }
+  s->end_ms = sw_now_ms();
+  s->status = c->rsp.msg.status;
+  if (c->role == ROLE_SERVER) {
+    s->is_error = s->status >= 500;
+    s->nspans = atomic_load_explicit(&c->next_span_id, memory_order_relaxed);
+  } else {
+    /* No response at all is a failed call. */
+    s->is_error = s->status >= 500 || s->status == 0;
+    if (s->status == 0)
+      sw_strlcpy(s->errlog, "connection closed before a response",
+                 sizeof(s->errlog));
+  }
+  sw_sink_span(s);
+}
+
+/* ------------------------------------------------------------- byte feeds */
+
+/* Request direction: server reads it, client writes it. */
+static void
+feed_req(struct sw_conn *c, const char *buf, size_t len)
+{
+  /* Every event consumes at least one byte, NEED_MORE consumes all. */
+  while (len > 0 && !c->dead) {
+    if (!sw_h1_in_message(&c->req))
+      c->req_start_ms = sw_now_ms();
+    size_t used = 0;
+    int rc = sw_h1_feed(&c->req, buf, len, &used);
+    if (rc == SW_H1_ERROR) {
+      SW_STAT_INC(parse_errors);
+      if (c->span_open)
+        finish_request(c);
+      c->dead = 1;
+      return;
+    }
+    buf += used;
+    len -= used;
+    if (rc & SW_H1_HEAD) {
+      if (c->span_open || c->untraced) {
+        /* Pipelined: a request arrived before the previous response
+         * completed. Only the oldest outstanding request is traced, so
+         * responses, which come in request order, pair up exactly. */
+        c->untraced++;
+      } else {
+        if (!strcmp(c->req.msg.method, "HEAD"))
+          sw_h1_expect_no_body(&c->rsp);
+        if (c->role == ROLE_SERVER)
+          start_entry(c);
+        else
+          start_exit(c);
+      }
+    }
+  }
+}
+
+/* Response direction: server writes it, client reads it. */
+static void
+feed_rsp(struct sw_conn *c, const char *buf, size_t len)
+{
+  while (len > 0 && !c->dead) {
+    size_t used = 0;
+    int rc = sw_h1_feed(&c->rsp, buf, len, &used);
+    if (rc == SW_H1_ERROR) {
+      SW_STAT_INC(parse_errors);
+      if (c->span_open)
+        finish_request(c);
+      c->dead = 1;
+      return;
+    }
+    buf += used;
+    len -= used;
+    if (rc & SW_H1_DONE) {
+      if (c->span_open)
+        finish_request(c);
+      else if (c->untraced > 0)
+        c->untraced--;
+    }
+  }
+}
+
+static void
+on_bytes(int fd, const void *buf, size_t n, int incoming)
+{
+  struct sw_conn *c = lock_fd(fd);
+  if (!c)
+    return;
+  if ((c->role == ROLE_SERVER) == incoming)
+    feed_req(c, buf, n);
+  else
+    feed_rsp(c, buf, n);
+  unlock(c);
+}
+
+static void
+on_iov(int fd, const struct iovec *iov, int cnt, size_t n, int incoming)
+{
+  struct sw_conn *c = lock_fd(fd);
+  if (!c)
+    return;
+  for (int i = 0; i < cnt && n > 0 && !c->dead; i++) {
+    size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+    if (k == 0)
+      continue;
+    if ((c->role == ROLE_SERVER) == incoming)
+      feed_req(c, iov[i].iov_base, k);
+    else
+      feed_rsp(c, iov[i].iov_base, k);
+    n -= k;
+  }
+  unlock(c);
+}
+
+void
+sw_conn_on_recv(int fd, const void *buf, size_t n)
+{
+  on_bytes(fd, buf, n, 1);
+}
+
+void
+sw_conn_on_send(int fd, const void *buf, size_t n)
+{
+  on_bytes(fd, buf, n, 0);
+}
+
+void
+sw_conn_on_recv_iov(int fd, const struct iovec *iov, int cnt, size_t n)
+{
+  on_iov(fd, iov, cnt, n, 1);
+}
+
+void
+sw_conn_on_send_iov(int fd, const struct iovec *iov, int cnt, size_t n)
+{
+  on_iov(fd, iov, cnt, n, 0);
+}
+
+void
+sw_conn_on_sendfile(int fd, size_t n)
+{
+  struct sw_conn *c = lock_fd(fd);
+  if (!c)
+    return;
+  /* Only a server's response body goes out through sendfile here. */
+  int rc = c->role == ROLE_SERVER ? sw_h1_skip(&c->rsp, n) : SW_H1_ERROR;
+  if (rc == SW_H1_ERROR) {
+    if (c->span_open)
+      finish_request(c);
+    c->dead = 1;
+  } else if (rc & SW_H1_DONE) {
+    if (c->span_open)
+      finish_request(c);
+    else if (c->untraced > 0)
+      c->untraced--;
+  }
+  unlock(c);
+}
+
+void
+sw_conn_on_eof(int fd)
+{
+  struct sw_conn *c = lock_fd(fd);
+  if (!c)
+    return;
+  if (c->role == ROLE_CLIENT && sw_h1_eof(&c->rsp) == SW_H1_DONE)
+    finish_request(c);
+  unlock(c);
+}

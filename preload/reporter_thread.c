@@ -1,0 +1,304 @@
+/* reporter_thread.c: the span ring and the one thread that drains it.
+ *
+ * Producers (hooks) push finished spans into the ring and, only when the
+ * reporter is asleep, wake it with a futex (async-signal-safe, one syscall
+ * on the first span after an idle period; none under load). The thread is
+ * started on the first tracked connection, not in the constructor, so a
+ * process that never accepts or connects (sh, ls, sed...) never gets an
+ * extra thread (see README, "When the reporter thread starts").
+ *
+ * On the first data the thread dlopen()s libswreporter.so from the
+ * directory of this object: libcurl, protobuf-c and friends are mapped only
+ * into processes that have something to send. The thread sets the hook
+ * guard for its whole life, so its own I/O is never traced. */
+#include "sw_common.h"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "ring.h"
+#include "sw_guard.h"
+#include "sw_log.h"
+#include "sw_reporter_api.h"
+#include "sw_runtime.h"
+#include "sw_stats.h"
+#include "trace.h"
+
+#define BATCH 256
+#define BUSY_NAP_MS 20 /* while data flows: batch for this long */
+#define STATS_PERIOD_MS 60000
+
+static struct sw_ring ring;
+static const struct sw_config *rcfg;
+static char libpath[PATH_MAX];
+static char host[256];
+
+static _Atomic int thread_started;
+/* 1 while the reporter sleeps on it (futex word). */
+static _Atomic uint32_t sleeping;
+static _Atomic int flush_req;
+static _Atomic int64_t flush_deadline;
+static _Atomic uint32_t flush_done;
+
+static const struct sw_reporter_ops *ops;
+static int ops_ready; /* init() succeeded in this process */
+static int load_failed;
+
+static long
+futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
+{
+  return syscall(SYS_futex, (uint32_t *)w, op | FUTEX_PRIVATE_FLAG, val, ts,
+                 NULL, 0);
+}
+
+static void
+wake_reporter(void)
+{
+  /* Pairs with the store of 1 in reporter_sleep(): a producer that sees 1
+   * owns the wake-up; one that sees 0 knows the reporter will look at the
+   * ring again before it sleeps. */
+  if (atomic_load_explicit(&sleeping, memory_order_seq_cst) &&
+      atomic_exchange_explicit(&sleeping, 0, memory_order_seq_cst))
+    futex(&sleeping, FUTEX_WAKE, 1, NULL);
+}
+
+void
+sw_sink_span(const struct sw_span_rec *rec)
+{
+  SW_STAT_INC(spans_created);
+  if (sw_ring_push(&ring, rec) != 0) {
+    SW_STAT_INC(spans_dropped_ring);
+    return;
+  }
+  wake_reporter();
+}
+
+static void
+log_fn(enum sw_log_level level, const char *fmt, ...)
+{
+  char buf[900];
+  va_list ap;
+  if (!sw_log_enabled(level))
+    return;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  sw_log(level, "%s", buf);
+}
+
+static void
+load_reporter(void)
+{
+  static struct sw_reporter_env env;
+  if (!ops) {
+    void *h = dlopen(libpath, RTLD_NOW | RTLD_LOCAL);
+    sw_reporter_entry_fn entry =
+        h ? (sw_reporter_entry_fn)dlsym(h, SW_REPORTER_ENTRY) : NULL;
+    ops = entry ? entry() : NULL;
+    if (!ops || ops->version != SW_REPORTER_API_VERSION) {
+      sw_log(SW_LOG_ERROR, "cannot load %s (%s): tracing data is dropped",
+             libpath, h ? "bad entry point" : dlerror());
+      ops = NULL;
+      load_failed = 1;
+      return;
+    }
+  }
+  env.cfg = rcfg;
+  env.stats = &sw_stats;
+  env.log = log_fn;
+  env.pid = (int)getpid();
+  env.hostname = host;
+  int rc = ops->init(&env);
+  if (rc != 0) {
+    sw_log(SW_LOG_ERROR, "reporter init failed (%d): tracing data is dropped",
+           rc);
+    load_failed = 1;
+    return;
+  }
+  ops_ready = 1;
+}
+
+static void
+log_stats(void)
+{
+  if (!sw_log_enabled(SW_LOG_DEBUG))
+    return;
+  char buf[700];
+  size_t n = 0;
+#define SW_STATS_FMT(name)                                              \
+  n += (size_t)snprintf(buf + n, n < sizeof(buf) ? sizeof(buf) - n : 0, \
+                        " " #name "=%llu",                             \
+                        (unsigned long long)SW_STAT_GET(name));
+  SW_STATS_FIELDS(SW_STATS_FMT)
+#undef SW_STATS_FMT
+  sw_log(SW_LOG_DEBUG, "stats:%s", buf);
+}
+
+/* Hands records to the reporter, or counts them dropped without one. */
+static void
+deliver(struct sw_span_rec *buf, size_t n, int64_t now)
+{
+  if (n == 0)
+    return;
+  if (!ops_ready && !load_failed)
+    load_reporter();
+  if (ops_ready)
+    ops->consume(buf, n, now);
+  else
+    SW_STAT_ADD(spans_dropped_ring, n);
+}
+
+static void
+reporter_sleep(int ms)
+{
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  futex(&sleeping, FUTEX_WAIT, 1, &ts);
+  atomic_store_explicit(&sleeping, 0, memory_order_seq_cst);
+}
+
+static void
+nap(int ms)
+{
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void *
+reporter_main(void *arg)
+{
+  (void)arg;
+  sw_tls_busy = 1; /* never cleared: nothing this thread does is traced */
+  struct sw_span_rec *buf = malloc(BATCH * sizeof(*buf));
+  if (!buf)
+    return NULL;
+  int64_t next_stats = sw_now_ms() + STATS_PERIOD_MS;
+  for (;;) {
+    size_t n = sw_ring_pop(&ring, buf, BATCH);
+    int64_t now = sw_now_ms();
+    deliver(buf, n, now);
+    if (atomic_load_explicit(&flush_req, memory_order_acquire)) {
+      while ((n = sw_ring_pop(&ring, buf, BATCH)) > 0)
+        deliver(buf, n, sw_now_ms());
+      if (ops_ready)
+        ops->flush(atomic_load_explicit(&flush_deadline,
+                                        memory_order_relaxed));
+      log_stats();
+      /* Pairs with the acquire load in sw_reporter_flush_at_exit(). */
+      atomic_store_explicit(&flush_done, 1, memory_order_release);
+      futex(&flush_done, FUTEX_WAKE, 1, NULL);
+      break;
+    }
+    if (n == BATCH)
+      continue; /* more is waiting */
+    int want = ops_ready ? ops->tick(now) : 1000;
+    if (want < 1)
+      want = 1;
+    if (want > 1000)
+      want = 1000;
+    if (now >= next_stats) {
+      log_stats();
+      next_stats = now + STATS_PERIOD_MS;
+    }
+    if (n > 0) {
+      /* Data is flowing: let it accumulate instead of waking per span. */
+      nap(want < BUSY_NAP_MS ? want : BUSY_NAP_MS);
+      continue;
+    }
+    /* Idle. Announce the sleep, then look once more (a producer may have
+     * pushed before it could see the flag). */
+    atomic_store_explicit(&sleeping, 1, memory_order_seq_cst);
+    n = sw_ring_pop(&ring, buf, BATCH);
+    if (n > 0 || atomic_load_explicit(&flush_req, memory_order_acquire)) {
+      atomic_store_explicit(&sleeping, 0, memory_order_seq_cst);
+      deliver(buf, n, sw_now_ms());
+      continue;
+    }
+    reporter_sleep(want);
+  }
+  free(buf);
+  return NULL;
+}
+
+void
+sw_sink_first_conn(void)
+{
+  if (atomic_exchange_explicit(&thread_started, 1, memory_order_acq_rel))
+    return;
+  /* The thread takes no signals meant for the application. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &attr, reporter_main, NULL) != 0) {
+    atomic_store_explicit(&thread_started, 0, memory_order_release);
+    sw_log(SW_LOG_ERROR, "cannot start the reporter thread");
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int
+sw_reporter_setup(const struct sw_config *cfg, const char *libdir,
+                  const char *hostname)
+{
+  rcfg = cfg;
+  sw_strlcpy(host, hostname, sizeof(host));
+  if ((size_t)snprintf(libpath, sizeof(libpath), "%s/%s", libdir,
+                       SW_REPORTER_SONAME) >= sizeof(libpath))
+    return -36; /* -ENAMETOOLONG */
+  return sw_ring_init(&ring, cfg->ring_size);
+}
+
+void
+sw_reporter_flush_at_exit(void)
+{
+  if (!atomic_load_explicit(&thread_started, memory_order_acquire))
+    return;
+  int64_t deadline = sw_now_ms() + rcfg->flush_timeout_ms;
+  atomic_store_explicit(&flush_deadline, deadline, memory_order_relaxed);
+  atomic_store_explicit(&flush_req, 1, memory_order_release);
+  atomic_store_explicit(&sleeping, 1, memory_order_seq_cst);
+  wake_reporter();
+  /* Never blocks exit beyond the deadline (plus a small margin for the
+   * reporter to notice it): the thread is simply abandoned then. */
+  for (;;) {
+    if (atomic_load_explicit(&flush_done, memory_order_acquire))
+      return;
+    int64_t left = deadline + 50 - sw_now_ms();
+    if (left <= 0) {
+      sw_log(SW_LOG_WARNING, "exit flush deadline (%d ms) reached",
+             rcfg->flush_timeout_ms);
+      return;
+    }
+    struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
+    futex(&flush_done, FUTEX_WAIT, 0, &ts);
+  }
+}
+
+void
+sw_reporter_atfork_child(void)
+{
+  /* Only the forking thread exists in the child: no reporter. The next
+   * tracked connection starts a fresh one, which calls init() again so the
+   * reporter forgets the parent's state (and never touches its sockets). */
+  sw_ring_reset(&ring);
+  atomic_store_explicit(&thread_started, 0, memory_order_relaxed);
+  atomic_store_explicit(&sleeping, 0, memory_order_relaxed);
+  atomic_store_explicit(&flush_req, 0, memory_order_relaxed);
+  atomic_store_explicit(&flush_done, 0, memory_order_relaxed);
+  ops_ready = 0;
+  load_failed = 0;
+}

@@ -1,0 +1,83 @@
+/* trace.c: ids, clocks and per-thread contexts. */
+#include "sw_common.h"
+
+#include <time.h>
+
+#include "trace.h"
+
+#define SW_THREAD_CTX_MAX 4096
+
+static uint64_t id_prefix;
+static _Atomic uint64_t id_counter;
+
+static struct sw_thread_ctx ctx_pool[SW_THREAD_CTX_MAX];
+static _Atomic uint32_t ctx_next;
+/* Index + 1 into ctx_pool; 0 = none yet. initial-exec: no allocation. */
+static __thread uint32_t tls_ctx __attribute__((tls_model("initial-exec")));
+
+/* splitmix64's finaliser: a bijection, so distinct counters give distinct
+ * ids, and consecutive ones do not look consecutive. */
+static uint64_t
+mix64(uint64_t z)
+{
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void
+sw_trace_init(uint64_t seed)
+{
+  id_prefix = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+  atomic_store_explicit(&id_counter, 0, memory_order_relaxed);
+}
+
+static void
+hex64(char *out, uint64_t v)
+{
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--) {
+    out[i] = digits[v & 0xf];
+    v >>= 4;
+  }
+}
+
+void
+sw_trace_new_id(char *out)
+{
+  uint64_t n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
+  hex64(out, id_prefix);
+  hex64(out + 16, mix64(n + id_prefix));
+  out[SW_TRACE_ID_LEN] = '\0';
+}
+
+int64_t
+sw_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct sw_thread_ctx *
+sw_thread_ctx(void)
+{
+  uint32_t i = tls_ctx;
+  if (SW_LIKELY(i != 0))
+    return &ctx_pool[i - 1];
+  i = atomic_fetch_add_explicit(&ctx_next, 1, memory_order_relaxed);
+  if (i >= SW_THREAD_CTX_MAX)
+    return NULL; /* pool exhausted: this thread stays without context */
+  tls_ctx = i + 1;
+  return &ctx_pool[i];
+}
+
+void
+sw_trace_atfork_child(uint64_t seed)
+{
+  /* The forking thread keeps its slot; everyone else's is dead. Counters
+   * are cleared: the child serves none of the parent's requests. */
+  for (uint32_t i = 0; i < SW_THREAD_CTX_MAX; i++)
+    atomic_store_explicit(&ctx_pool[i].inflight, 0, memory_order_relaxed);
+  sw_trace_init(seed);
+}

@@ -1,0 +1,326 @@
+/* assemble.c: segment assembly (see assemble.h).
+ *
+ * Open segments are found by segment_id through a chained hash table and
+ * kept in a list in creation order, which is the eviction order when the
+ * table is full. The grace timers are checked by walking that list, but
+ * only when the earliest deadline (cached) has passed, so an idle tick
+ * costs one comparison. */
+#include "sw_common.h"
+
+#include "assemble.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#define STAT_ADD(a, name, v)                                           \
+  do {                                                                 \
+    if ((a)->stats)                                                    \
+      atomic_fetch_add_explicit(&(a)->stats->name, (v),                \
+                                memory_order_relaxed);                 \
+  } while (0)
+
+void
+sw_asm_limits_default(struct sw_asm_limits *lim)
+{
+  lim->max_open = 4096;
+  lim->max_queued = 10000;
+  lim->max_queued_bytes = (size_t)32 << 20;
+  lim->max_spans = 1024;
+  lim->grace_ms = 2000;
+  /* Long, because a child's record is pushed when the child ends and the
+   * root's only when the whole request ends: a slow request with an early
+   * outgoing call keeps its child waiting that long. */
+  lim->orphan_ms = 60000;
+}
+
+int
+sw_asm_init(struct sw_asm *a, const struct sw_asm_limits *lim,
+            struct sw_stats *stats)
+{
+  uint32_t nb = 16;
+
+  memset(a, 0, sizeof(*a));
+  if (!lim || lim->max_open == 0 || lim->max_queued == 0 ||
+      lim->max_spans == 0)
+    return -EINVAL;
+  a->lim = *lim;
+  a->stats = stats;
+  /* Twice as many buckets as open segments keeps the chains short. */
+  while (nb < lim->max_open * 2u && nb < (1u << 24))
+    nb <<= 1;
+  a->buckets = calloc(nb, sizeof(*a->buckets));
+  if (!a->buckets)
+    return -ENOMEM;
+  a->mask = nb - 1;
+  a->next_deadline = INT64_MAX;
+  return 0;
+}
+
+void
+sw_seg_free(struct sw_seg *s)
+{
+  if (!s)
+    return;
+  free(s->spans);
+  free(s);
+}
+
+size_t
+sw_seg_bytes(const struct sw_seg *s)
+{
+  return sizeof(*s) + (size_t)s->cap * sizeof(struct sw_span_rec);
+}
+
+void
+sw_asm_destroy(struct sw_asm *a)
+{
+  struct sw_seg *s, *next;
+
+  for (s = a->open_head; s; s = next) {
+    next = s->next;
+    sw_seg_free(s);
+  }
+  for (s = a->q_head; s; s = next) {
+    next = s->next;
+    sw_seg_free(s);
+  }
+  free(a->buckets);
+  memset(a, 0, sizeof(*a));
+  a->next_deadline = INT64_MAX;
+}
+
+/* FNV-1a: segment ids are short random hex strings. */
+static uint32_t
+hash_id(const char *id)
+{
+  uint32_t h = 2166136261u;
+  size_t i;
+
+  for (i = 0; i < SW_ID_MAX && id[i]; i++) {
+    h ^= (uint8_t)id[i];
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static struct sw_seg *
+find_open(struct sw_asm *a, const char *id, uint32_t h)
+{
+  struct sw_seg *s;
+
+  for (s = a->buckets[h & a->mask]; s; s = s->hnext)
+    if (s->hash == h && strncmp(s->spans[0].segment_id, id, SW_ID_MAX) == 0)
+      return s;
+  return NULL;
+}
+
+/* Takes s out of the hash table and the open list. */
+static void
+unlink_open(struct sw_asm *a, struct sw_seg *s)
+{
+  struct sw_seg **pp = &a->buckets[s->hash & a->mask];
+
+  while (*pp != s)
+    pp = &(*pp)->hnext;
+  *pp = s->hnext;
+  s->hnext = NULL;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    a->open_head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  else
+    a->open_tail = s->prev;
+  s->prev = s->next = NULL;
+  a->nopen--;
+}
+
+static int
+cmp_span_id(const void *x, const void *y)
+{
+  const struct sw_span_rec *p = x, *q = y;
+
+  return (p->span_id > q->span_id) - (p->span_id < q->span_id);
+}
+
+static void
+drop_oldest_queued(struct sw_asm *a)
+{
+  struct sw_seg *s = sw_asm_pop(a);
+
+  if (s) {
+    sw_seg_free(s);
+    STAT_ADD(a, segments_dropped, 1);
+  }
+}
+
+/* Moves an unlinked segment to the tail of the finished queue. */
+static void
+enqueue(struct sw_asm *a, struct sw_seg *s)
+{
+  size_t bytes;
+
+  /* Give back the slack of the doubling growth: the segment may wait in
+   * the queue for a while. A failed shrink keeps the larger block. */
+  if (s->cap > s->n && s->n > 0) {
+    struct sw_span_rec *p = realloc(s->spans, s->n * sizeof(*p));
+    if (p) {
+      s->spans = p;
+      s->cap = s->n;
+    }
+  }
+  if (s->n > 1)
+    qsort(s->spans, s->n, sizeof(s->spans[0]), cmp_span_id);
+  bytes = sw_seg_bytes(s);
+  /* Newer data is worth more than older: make room by dropping the
+   * oldest finished segments. */
+  while (a->nqueued > 0 && (a->nqueued >= a->lim.max_queued ||
+                            a->qbytes + bytes > a->lim.max_queued_bytes))
+    drop_oldest_queued(a);
+  s->next = NULL;
+  if (a->q_tail)
+    a->q_tail->next = s;
+  else
+    a->q_head = s;
+  a->q_tail = s;
+  a->nqueued++;
+  a->qbytes += bytes;
+}
+
+/* Ends an open segment: to the queue when it has a root, else dropped. */
+static void
+finish(struct sw_asm *a, struct sw_seg *s)
+{
+  unlink_open(a, s);
+  if (!s->has_root) {
+    sw_seg_free(s);
+    STAT_ADD(a, segments_dropped, 1);
+    return;
+  }
+  if ((int64_t)s->seen < (int64_t)s->nspans) {
+    s->partial = 1;
+    STAT_ADD(a, segments_partial, 1);
+  }
+  enqueue(a, s);
+}
+
+static struct sw_seg *
+new_open(struct sw_asm *a, uint32_t h, int64_t now_ms)
+{
+  struct sw_seg *s;
+
+  if (a->nopen >= a->lim.max_open)
+    finish(a, a->open_head);
+  s = calloc(1, sizeof(*s));
+  if (!s)
+    return NULL;
+  /* Two records (an entry and one exit) is the common case. */
+  s->cap = a->lim.max_spans < 2 ? a->lim.max_spans : 2;
+  s->spans = malloc(s->cap * sizeof(*s->spans));
+  if (!s->spans) {
+    free(s);
+    return NULL;
+  }
+  s->hash = h;
+  s->first_ms = now_ms;
+  s->deadline_ms = now_ms + a->lim.orphan_ms;
+  s->hnext = a->buckets[h & a->mask];
+  a->buckets[h & a->mask] = s;
+  s->prev = a->open_tail;
+  if (a->open_tail)
+    a->open_tail->next = s;
+  else
+    a->open_head = s;
+  a->open_tail = s;
+  a->nopen++;
+  return s;
+}
+
+void
+sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
+{
+  uint32_t h = hash_id(r->segment_id);
+  struct sw_seg *s = find_open(a, r->segment_id, h);
+
+  if (!s) {
+    s = new_open(a, h, now_ms);
+    if (!s) {
+      STAT_ADD(a, segments_dropped, 1);
+      return;
+    }
+  }
+  s->seen++;
+  if (s->n == s->cap && s->cap < a->lim.max_spans) {
+    uint32_t cap = s->cap * 2 > a->lim.max_spans ? a->lim.max_spans
+                                                 : s->cap * 2;
+    struct sw_span_rec *p = realloc(s->spans, cap * sizeof(*p));
+    if (p) {
+      s->spans = p;
+      s->cap = cap;
+    }
+  }
+  if (s->n < s->cap) {
+    s->spans[s->n++] = *r;
+  } else {
+    s->size_limited = 1;
+    /* Without the root the segment is worthless: it takes the place of
+     * the last record kept. */
+    if (r->span_id == 0)
+      s->spans[s->n - 1] = *r;
+  }
+  if (r->span_id == 0 && !s->has_root) {
+    s->has_root = 1;
+    s->nspans = r->nspans > 0 ? r->nspans : 1;
+    s->deadline_ms = now_ms + a->lim.grace_ms;
+  }
+  if (s->has_root && (int64_t)s->seen >= (int64_t)s->nspans) {
+    finish(a, s);
+    return;
+  }
+  if (s->deadline_ms < a->next_deadline)
+    a->next_deadline = s->deadline_ms;
+}
+
+void
+sw_asm_expire(struct sw_asm *a, int64_t now_ms)
+{
+  struct sw_seg *s, *next;
+  int64_t earliest = INT64_MAX;
+
+  if (now_ms < a->next_deadline)
+    return;
+  for (s = a->open_head; s; s = next) {
+    next = s->next;
+    if (s->deadline_ms <= now_ms)
+      finish(a, s);
+    else if (s->deadline_ms < earliest)
+      earliest = s->deadline_ms;
+  }
+  a->next_deadline = earliest;
+}
+
+void
+sw_asm_close_all(struct sw_asm *a)
+{
+  while (a->open_head)
+    finish(a, a->open_head);
+  a->next_deadline = INT64_MAX;
+}
+
+struct sw_seg *
+sw_asm_pop(struct sw_asm *a)
+{
+  struct sw_seg *s = a->q_head;
+
+  if (!s)
+    return NULL;
+  a->q_head = s->next;
+  if (!a->q_head)
+    a->q_tail = NULL;
+  s->next = NULL;
+  a->nqueued--;
+  a->qbytes -= sw_seg_bytes(s);
+  return s;
+}

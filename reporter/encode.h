@@ -1,0 +1,30 @@
+/* encode.h: protobuf encoding of segments and management messages.
+ *
+ * Every function appends one serialized message (no framing) to a
+ * buffer, so a transport can put its own framing around it (gRPC's
+ * 5-byte prefix) or send it as is (a Kafka record value). */
+#ifndef SW_REPORTER_ENCODE_H
+#define SW_REPORTER_ENCODE_H
+
+#include "assemble.h"
+#include "buf.h"
+#include "props.h"
+
+/* Appends the SegmentObject of s. Spans are written in s's order (by
+ * span id once finished), with the tags http.method, http.url and
+ * http.status_code (when status is not 0), a log {event: error,
+ * message: <errlog>} at end_ms when errlog is set, and a CrossProcess
+ * ref when has_ref is set and the ref carries a trace id. isSizeLimited
+ * is s->size_limited. 0 or -ENOMEM. */
+int sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
+                      const char *service, const char *instance);
+
+/* Appends an InstanceProperties message. 0 or -ENOMEM. */
+int sw_encode_properties(struct sw_buf *b, const char *service,
+                         const char *instance, const struct sw_props *p);
+
+/* Appends an InstancePingPkg message. 0 or -ENOMEM. */
+int sw_encode_ping(struct sw_buf *b, const char *service,
+                   const char *instance);
+
+#endif

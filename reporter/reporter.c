@@ -1,0 +1,377 @@
+/* reporter.c: the reporter's policy, behind struct sw_reporter_ops.
+ *
+ * consume() only assembles segments. tick() does the rest: grace timers,
+ * the heartbeat (instance properties, then keepAlive), and sending the
+ * finished segments in batches, one call per batch. Failures back off
+ * (1 s doubling up to 60 s, separately for segments and heartbeat);
+ * segments of a failed call are dropped and counted, and while backing
+ * off the assembler's bounded queue drops its oldest, so an absent
+ * backend never grows memory. Backend errors are logged at most once a
+ * minute, with a count. flush() finishes what is open and sends all of
+ * it in one go within the caller's deadline.
+ *
+ * Everything runs on the preload object's reporter thread, so the state
+ * below needs no locks. */
+#include "sw_common.h"
+
+#include "reporter.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "assemble.h"
+#include "props.h"
+#include "xport.h"
+
+#define STAT_ADD(name, v)                                               \
+  atomic_fetch_add_explicit(&R.env.stats->name, (uint64_t)(v),          \
+                            memory_order_relaxed)
+#define STAT_GET(name)                                                  \
+  atomic_load_explicit(&R.env.stats->name, memory_order_relaxed)
+
+#define STATS_LOG_MS 60000
+
+struct backoff {
+  int64_t retry_ms; /* nothing is tried before this */
+  int wait_ms;      /* 0 after a success */
+};
+
+static struct {
+  int ready;
+  struct sw_reporter_env env;
+  struct sw_asm as;
+  struct sw_xport *xp;
+  struct sw_props props;
+  struct sw_seg *batch[SW_REP_BATCH_MAX];
+
+  int64_t last_send_ms;
+  struct backoff seg_bo;
+
+  int64_t hb_due_ms;
+  struct backoff hb_bo;
+  unsigned hb_beats;
+  int props_sent;
+
+  int64_t err_logged_ms;
+  uint64_t err_unlogged;
+  int in_error;
+  int64_t stats_logged_ms;
+} R;
+
+/* sw_protocol_name() lives in the preload object, which this one does
+ * not link against. */
+static const char *
+protocol_name(enum sw_protocol p)
+{
+  switch (p) {
+  case SW_PROTO_GRPC:
+    return "grpc";
+  case SW_PROTO_HTTP:
+    return "http";
+  case SW_PROTO_KAFKA:
+    return "kafka";
+  case SW_PROTO_FILE:
+    return "file";
+  }
+  return "unknown";
+}
+
+static void
+backoff_fail(struct backoff *b, int64_t now)
+{
+  if (b->wait_ms == 0)
+    b->wait_ms = SW_REP_BACKOFF_MIN_MS;
+  else if (b->wait_ms < SW_REP_BACKOFF_MAX_MS / 2)
+    b->wait_ms *= 2;
+  else
+    b->wait_ms = SW_REP_BACKOFF_MAX_MS;
+  b->retry_ms = now + b->wait_ms;
+}
+
+static void
+backoff_ok(struct backoff *b)
+{
+  b->wait_ms = 0;
+  b->retry_ms = 0;
+}
+
+/* Counts a failed call and logs it, at most once a minute. */
+static void
+note_error(int64_t now, const char *what)
+{
+  STAT_ADD(backend_errors, 1);
+  R.err_unlogged++;
+  R.in_error = 1;
+  if (R.err_logged_ms == 0 || now - R.err_logged_ms >= SW_REP_ERRLOG_MS) {
+    R.env.log(SW_LOG_WARNING,
+              "reporter: %s failed: %s (%" PRIu64 " failed call%s since "
+              "the last report)",
+              what, R.xp->err[0] ? R.xp->err : "unknown error",
+              R.err_unlogged, R.err_unlogged == 1 ? "" : "s");
+    R.err_logged_ms = now;
+    R.err_unlogged = 0;
+  }
+}
+
+static void
+note_ok(void)
+{
+  if (R.in_error) {
+    R.env.log(SW_LOG_INFO, "reporter: backend reachable again");
+    R.in_error = 0;
+  }
+}
+
+static void
+log_stats(const char *when)
+{
+  R.env.log(SW_LOG_DEBUG,
+            "reporter %s: spans created %" PRIu64 ", dropped in ring %" PRIu64
+            ", segments sent %" PRIu64 ", dropped %" PRIu64
+            ", partial %" PRIu64 ", backend errors %" PRIu64,
+            when, STAT_GET(spans_created), STAT_GET(spans_dropped_ring),
+            STAT_GET(segments_sent), STAT_GET(segments_dropped),
+            STAT_GET(segments_partial), STAT_GET(backend_errors));
+}
+
+/* Drops every queued segment (nowhere to send them). */
+static void
+drop_queued(void)
+{
+  struct sw_seg *s;
+  uint64_t n = 0;
+
+  while ((s = sw_asm_pop(&R.as)) != NULL) {
+    sw_seg_free(s);
+    n++;
+  }
+  if (n)
+    STAT_ADD(segments_dropped, n);
+}
+
+/* Sends one batch of queued segments in one call. 0 or a negative errno
+ * (the batch is dropped and counted then). */
+static int
+send_batch(int64_t deadline_ms)
+{
+  size_t n = 0, bytes = 0;
+  int rc;
+
+  while (n < SW_REP_BATCH_MAX && R.as.q_head) {
+    size_t b = sw_seg_bytes(R.as.q_head);
+    if (n > 0 && bytes + b > SW_REP_BATCH_BYTES)
+      break;
+    R.batch[n++] = sw_asm_pop(&R.as);
+    bytes += b;
+  }
+  if (n == 0)
+    return 0;
+  rc = R.xp->send_segments(R.xp, R.batch, n, deadline_ms);
+  if (rc == 0)
+    STAT_ADD(segments_sent, n);
+  else
+    STAT_ADD(segments_dropped, n);
+  for (size_t i = 0; i < n; i++) {
+    sw_seg_free(R.batch[i]);
+    R.batch[i] = NULL;
+  }
+  return rc;
+}
+
+/* Sends what is queued when it is time to. At most a few batches per
+ * tick, so that a flood does not keep the heartbeat waiting. */
+static void
+tick_segments(int64_t now)
+{
+  int rounds = 0;
+
+  if (!R.xp) {
+    drop_queued();
+    return;
+  }
+  while (sw_asm_queued(&R.as) > 0 && now >= R.seg_bo.retry_ms &&
+         (now - R.last_send_ms >= SW_REP_SEND_INTERVAL_MS ||
+          sw_asm_queued(&R.as) >= SW_REP_SEND_EAGER) &&
+         rounds++ < 8) {
+    int rc = send_batch(now + 10 * 1000);
+
+    now = sw_xport_now_ms();
+    R.last_send_ms = now;
+    if (rc != 0) {
+      backoff_fail(&R.seg_bo, now);
+      note_error(now, "sending segments");
+      break;
+    }
+    backoff_ok(&R.seg_bo);
+    note_ok();
+  }
+}
+
+/* The heartbeat: properties on the first beat and every
+ * properties_factor-th after it, then keepAlive. */
+static void
+tick_heartbeat(int64_t now)
+{
+  const struct sw_config *cfg = R.env.cfg;
+  int period_s = cfg->heartbeat_period_s > 0 ? cfg->heartbeat_period_s : 30;
+  int factor = cfg->properties_factor > 0 ? cfg->properties_factor : 10;
+  int rc = 0;
+  const char *what = "reportInstanceProperties";
+
+  if (!R.xp || now < R.hb_due_ms)
+    return;
+  if (!R.props_sent || R.hb_beats % (unsigned)factor == 0) {
+    rc = R.xp->report_properties(R.xp, &R.props, now + 10 * 1000);
+    if (rc == 0)
+      R.props_sent = 1;
+  }
+  if (rc == 0) {
+    what = "keepAlive";
+    rc = R.xp->keepalive(R.xp, now + 10 * 1000);
+  }
+  now = sw_xport_now_ms();
+  if (rc == 0) {
+    R.hb_beats++;
+    backoff_ok(&R.hb_bo);
+    R.hb_due_ms = now + (int64_t)period_s * 1000;
+    note_ok();
+  } else {
+    /* The backend may have lost the instance: describe it again on the
+     * first beat that gets through. */
+    R.props_sent = 0;
+    backoff_fail(&R.hb_bo, now);
+    R.hb_due_ms = R.hb_bo.retry_ms;
+    note_error(now, what);
+  }
+}
+
+static int
+rep_init(const struct sw_reporter_env *env)
+{
+  struct sw_asm_limits lim;
+  const struct sw_config *cfg;
+  int rc;
+
+  if (!env || !env->cfg || !env->stats || !env->log)
+    return -EINVAL;
+  /* A second init happens in a forked child: the inherited transport
+   * shares its connection with the parent, so it is abandoned, never
+   * closed (closing would say goodbye on the parent's connection). */
+  if (R.ready)
+    sw_asm_destroy(&R.as);
+  memset(&R, 0, sizeof(R));
+  R.env = *env;
+  cfg = env->cfg;
+
+  sw_asm_limits_default(&lim);
+  if ((rc = sw_asm_init(&R.as, &lim, env->stats)) != 0)
+    return rc;
+  if (cfg->protocol != SW_PROTO_GRPC) {
+    env->log(SW_LOG_ERROR,
+             "reporter: protocol \"%s\" is not supported by this build; "
+             "nothing will be reported",
+             protocol_name(cfg->protocol));
+    sw_asm_destroy(&R.as);
+    return -EPROTONOSUPPORT;
+  }
+  R.xp = sw_xport_grpc_open(&R.env);
+  if (!R.xp) {
+    sw_asm_destroy(&R.as);
+    return -EIO;
+  }
+  sw_props_collect(&R.props, cfg, env->pid, env->hostname);
+  R.ready = 1;
+  env->log(SW_LOG_INFO,
+           "reporter: %s to %s as service \"%s\", instance \"%s\"",
+           R.xp->name, cfg->backend, cfg->service, cfg->instance);
+  return 0;
+}
+
+static void
+rep_consume(const struct sw_span_rec *recs, size_t n, int64_t now_ms)
+{
+  if (!R.ready)
+    return;
+  for (size_t i = 0; i < n; i++)
+    sw_asm_add(&R.as, &recs[i], now_ms);
+}
+
+static int
+rep_tick(int64_t now_ms)
+{
+  int64_t now, wait = 1000, due;
+
+  if (!R.ready)
+    return 1000;
+  sw_asm_expire(&R.as, now_ms);
+  tick_heartbeat(now_ms);
+  tick_segments(now_ms);
+  now = sw_xport_now_ms();
+  sw_asm_expire(&R.as, now);
+
+  if (R.stats_logged_ms == 0)
+    R.stats_logged_ms = now;
+  else if (now - R.stats_logged_ms >= STATS_LOG_MS) {
+    log_stats("stats");
+    R.stats_logged_ms = now;
+  }
+
+  /* How soon something has to happen. */
+  if (sw_asm_queued(&R.as) > 0) {
+    if (now < R.seg_bo.retry_ms)
+      due = R.seg_bo.retry_ms;
+    else if (sw_asm_queued(&R.as) >= SW_REP_SEND_EAGER)
+      due = now;
+    else
+      due = R.last_send_ms + SW_REP_SEND_INTERVAL_MS;
+    if (due - now < wait)
+      wait = due - now;
+  }
+  due = sw_asm_next_deadline(&R.as);
+  if (due != INT64_MAX && due - now < wait)
+    wait = due - now;
+  if (R.xp && R.hb_due_ms - now < wait)
+    wait = R.hb_due_ms - now;
+  return wait < 0 ? 0 : (int)wait;
+}
+
+static void
+rep_flush(int64_t deadline_ms)
+{
+  int64_t now = sw_xport_now_ms();
+
+  if (!R.ready)
+    return;
+  sw_asm_close_all(&R.as);
+  /* A backend that failed moments ago would most likely eat the whole
+   * deadline again: the process is exiting, so respect the backoff. */
+  while (R.xp && sw_asm_queued(&R.as) > 0 && now < deadline_ms &&
+         now >= R.seg_bo.retry_ms) {
+    int rc = send_batch(deadline_ms);
+
+    now = sw_xport_now_ms();
+    if (rc != 0) {
+      backoff_fail(&R.seg_bo, now);
+      note_error(now, "sending segments at exit");
+      break;
+    }
+  }
+  drop_queued();
+  log_stats("at exit");
+}
+
+static const struct sw_reporter_ops ops = {
+  .version = SW_REPORTER_API_VERSION,
+  .init = rep_init,
+  .consume = rep_consume,
+  .tick = rep_tick,
+  .flush = rep_flush,
+};
+
+SW_EXPORT const struct sw_reporter_ops *
+sw_reporter_entry(void)
+{
+  return &ops;
+}

@@ -1,0 +1,29 @@
+/* reporter.h: the entry point of libswreporter.so.
+ *
+ * The preload object finds sw_reporter_entry() with dlsym() and drives
+ * the reporter through the returned operations (sw_reporter_api.h), all
+ * from its one reporter thread. It is the only symbol the shared object
+ * exports. */
+#ifndef SW_REPORTER_REPORTER_H
+#define SW_REPORTER_REPORTER_H
+
+#include "sw_common.h"
+#include "sw_reporter_api.h"
+
+/* Segments are sent when the last send was at least this long ago... */
+#define SW_REP_SEND_INTERVAL_MS 20
+/* ...or at once when this many are waiting. */
+#define SW_REP_SEND_EAGER 256
+/* One call carries at most this many segments and this many bytes of
+ * span records (the encoded size is a fraction of it). */
+#define SW_REP_BATCH_MAX 1000
+#define SW_REP_BATCH_BYTES ((size_t)16 << 20)
+/* Backoff after a failure: doubles from the first value to the cap. */
+#define SW_REP_BACKOFF_MIN_MS 1000
+#define SW_REP_BACKOFF_MAX_MS 60000
+/* Backend errors are logged at most this often. */
+#define SW_REP_ERRLOG_MS 60000
+
+SW_EXPORT const struct sw_reporter_ops *sw_reporter_entry(void);
+
+#endif

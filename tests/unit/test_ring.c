@@ -1,0 +1,639 @@
+/* test_ring.c: the MPSC span ring.
+ *
+ * Single-threaded behaviour (order, wraparound, full, reset, capacity
+ * rounding), a producer held between claim and commit, a push from a
+ * signal handler, fork, and N producers against one consumer checking
+ * that no record is lost, duplicated, reordered or torn. */
+#include "sw_common.h"
+
+#include "ring.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define SW_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SW_TEST_TSAN 1
+#endif
+#endif
+
+#ifndef SW_TEST_TSAN
+#include <criterion/criterion.h>
+#else
+/* Criterion 2.4.1 cannot start under ThreadSanitizer: its runner maps an
+ * "inheritable arena" at a random address in the range TSan reserves for
+ * itself and aborts ("Could not initialize inheritable arena: Resource
+ * temporarily unavailable", Criterion issue #274, still open), or crashes
+ * when the mapping happens to succeed. So a TSan build of this file brings
+ * its own minimal runner for the few Criterion macros used below: each
+ * test runs in a forked child, as Criterion does, and the summary line has
+ * Criterion's shape. The executable's main() takes precedence over the one
+ * in libcriterion, which is then never entered. */
+#include <stdarg.h>
+#include <stdio.h>
+
+struct tsan_test {
+  const char *name;
+  void (*fn)(void);
+  unsigned timeout;
+};
+
+static struct tsan_test tsan_tests[64];
+static int tsan_ntests;
+
+static void
+tsan_register(const char *name, void (*fn)(void), unsigned timeout)
+{
+  if (tsan_ntests < (int)SW_ARRAY_LEN(tsan_tests))
+    tsan_tests[tsan_ntests++] = (struct tsan_test){name, fn, timeout};
+}
+
+__attribute__((format(printf, 4, 5))) static void
+tsan_check(int ok, const char *expr, int line, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (ok)
+    return;
+  fprintf(stderr, "[----] %s:%d: Assertion Failed: %s", __FILE__, line,
+          expr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\n");
+  _exit(1);
+}
+
+struct tsan_opts {
+  unsigned timeout;
+};
+
+#define Test(suite, name, ...)                                               \
+  static void suite##_##name(void);                                          \
+  __attribute__((constructor)) static void suite##_##name##_reg(void)        \
+  {                                                                          \
+    struct tsan_opts o = {__VA_ARGS__};                                      \
+    tsan_register(#suite "::" #name, suite##_##name, o.timeout);             \
+  }                                                                          \
+  static void suite##_##name(void)
+/* The optional message starts on a line of its own; "\n" keeps the format
+ * non-empty when no message is given. */
+#define SW_T_CHECK(ok, expr, ...)                                            \
+  tsan_check((ok), expr, __LINE__, "\n" __VA_ARGS__)
+#define cr_assert(c, ...) SW_T_CHECK(!!(c), #c, __VA_ARGS__)
+#define cr_assert_eq(a, b, ...)                                              \
+  SW_T_CHECK((a) == (b), #a " == " #b, __VA_ARGS__)
+#define cr_assert_neq(a, b, ...)                                             \
+  SW_T_CHECK((a) != (b), #a " != " #b, __VA_ARGS__)
+#define cr_assert_leq(a, b, ...)                                             \
+  SW_T_CHECK((a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_assert_null(p, ...)                                               \
+  SW_T_CHECK((p) == NULL, #p " == NULL", __VA_ARGS__)
+#define cr_assert_not_null(p, ...)                                           \
+  SW_T_CHECK((p) != NULL, #p " != NULL", __VA_ARGS__)
+#define cr_log_info(...)                                                     \
+  do {                                                                       \
+    fprintf(stderr, "[----] " __VA_ARGS__);                                  \
+    fprintf(stderr, "\n");                                                   \
+  } while (0)
+
+int
+main(void)
+{
+  int i, pass = 0, fail = 0, crash = 0, status;
+  pid_t pid;
+
+  for (i = 0; i < tsan_ntests; i++) {
+    fflush(NULL);
+    pid = fork();
+    if (pid == -1) {
+      perror("fork");
+      return 1;
+    }
+    if (pid == 0) {
+      alarm(tsan_tests[i].timeout ? tsan_tests[i].timeout : 300);
+      tsan_tests[i].fn();
+      fflush(NULL);
+      _exit(0);
+    }
+    if (waitpid(pid, &status, 0) != pid) {
+      perror("waitpid");
+      return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+      pass++;
+      fprintf(stderr, "[PASS] %s\n", tsan_tests[i].name);
+    } else if (WIFEXITED(status)) {
+      /* Exit code 66 is TSan's: a report was printed. */
+      fail++;
+      fprintf(stderr, "[FAIL] %s (exit %d)\n", tsan_tests[i].name,
+              WEXITSTATUS(status));
+    } else {
+      crash++;
+      fprintf(stderr, "[FAIL] %s: CRASH! (signal %d)\n", tsan_tests[i].name,
+              WTERMSIG(status));
+    }
+  }
+  fprintf(stderr,
+          "[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
+          "Crashing: %d \n",
+          tsan_ntests, pass, fail, crash);
+  return fail + crash ? 1 : 0;
+}
+#endif
+
+/* A record tagged with (producer, sequence) and a payload derived from
+ * both, so that a torn copy shows up as a payload mismatch. */
+static void
+rec_fill(struct sw_span_rec *rec, int tid, int64_t seq)
+{
+  unsigned char b = (unsigned char)(seq * 7 + tid * 13 + 1);
+
+  rec->span_id = tid;
+  rec->start_ms = seq;
+  rec->end_ms = ~seq;
+  memset(rec->op, b, sizeof(rec->op));
+  memset(rec->errlog, b ^ 0x5a, sizeof(rec->errlog));
+  rec->ref.parent_span_id = (int32_t)(seq ^ tid);
+}
+
+static int
+rec_ok(const struct sw_span_rec *rec)
+{
+  int tid = rec->span_id;
+  int64_t seq = rec->start_ms;
+  unsigned char b = (unsigned char)(seq * 7 + tid * 13 + 1);
+  size_t i;
+
+  if (rec->end_ms != ~seq || rec->ref.parent_span_id != (int32_t)(seq ^ tid))
+    return 0;
+  for (i = 0; i < sizeof(rec->op); i++)
+    if ((unsigned char)rec->op[i] != b)
+      return 0;
+  for (i = 0; i < sizeof(rec->errlog); i++)
+    if ((unsigned char)rec->errlog[i] != (b ^ 0x5a))
+      return 0;
+  return 1;
+}
+
+static int
+push_seq(struct sw_ring *r, int64_t seq)
+{
+  struct sw_span_rec rec;
+
+  memset(&rec, 0, sizeof(rec));
+  rec_fill(&rec, 0, seq);
+  return sw_ring_push(r, &rec);
+}
+
+/* Pops at most max records, expects want of them carrying the sequence
+ * numbers first, first + 1, ... */
+static void
+pop_n(struct sw_ring *r, size_t max, size_t want, int64_t first)
+{
+  struct sw_span_rec out[16];
+  size_t n, i;
+
+  cr_assert_leq(max, SW_ARRAY_LEN(out));
+  n = sw_ring_pop(r, out, max);
+  cr_assert_eq(n, want, "popped %zu, wanted %zu", n, want);
+  for (i = 0; i < n; i++) {
+    cr_assert_eq(out[i].start_ms, first + (int64_t)i);
+    cr_assert(rec_ok(&out[i]));
+  }
+}
+
+/* Pops everything there is (up to 16) and expects exactly want records. */
+static void
+expect_pop(struct sw_ring *r, size_t want, int64_t first)
+{
+  pop_n(r, 16, want, first);
+}
+
+Test(ring, cap_rounding)
+{
+  static const struct {
+    uint32_t in, cap;
+  } cases[] = {
+    {0, 2},    {1, 2},       {2, 2},       {3, 4},     {4, 4},
+    {5, 8},    {1000, 1024}, {1024, 1024}, {1025, 2048},
+  };
+  struct sw_ring r;
+  size_t i;
+
+  for (i = 0; i < SW_ARRAY_LEN(cases); i++) {
+    cr_assert_eq(sw_ring_init(&r, cases[i].in), 0);
+    cr_assert_eq(r.mask + 1, cases[i].cap, "cap %u -> %u, wanted %u",
+                 cases[i].in, r.mask + 1, cases[i].cap);
+    cr_assert_not_null(r.cells);
+    sw_ring_destroy(&r);
+    cr_assert_null(r.cells);
+  }
+}
+
+Test(ring, cap_too_large)
+{
+  struct sw_ring r;
+
+  cr_assert_eq(sw_ring_init(&r, UINT32_MAX), -ENOMEM);
+  cr_assert_eq(sw_ring_init(&r, 0x80000001u), -ENOMEM);
+  cr_assert_null(r.cells);
+  /* A failed or destroyed ring is inert, not a crash. */
+  cr_assert_eq(push_seq(&r, 1), -1);
+  cr_assert_eq(sw_ring_pop(&r, NULL, 0), 0);
+}
+
+Test(ring, empty_pop)
+{
+  struct sw_ring r;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  expect_pop(&r, 0, 0);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, push_pop_order)
+{
+  struct sw_ring r;
+  int64_t i;
+
+  cr_assert_eq(sw_ring_init(&r, 16), 0);
+  for (i = 0; i < 10; i++)
+    cr_assert_eq(push_seq(&r, i), 0);
+  expect_pop(&r, 10, 0);
+  expect_pop(&r, 0, 0);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, pop_respects_max)
+{
+  struct sw_ring r;
+  struct sw_span_rec out[3];
+  int64_t i;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  for (i = 0; i < 7; i++)
+    cr_assert_eq(push_seq(&r, i), 0);
+  cr_assert_eq(sw_ring_pop(&r, out, 3), 3);
+  cr_assert_eq(out[0].start_ms, 0);
+  cr_assert_eq(out[2].start_ms, 2);
+  cr_assert_eq(sw_ring_pop(&r, out, 0), 0);
+  expect_pop(&r, 4, 3);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, full_returns_minus_one)
+{
+  struct sw_ring r;
+  int64_t i;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  for (i = 0; i < 4; i++)
+    cr_assert_eq(push_seq(&r, i), 0);
+  /* Full: refused at once, repeatedly, and nothing is overwritten. */
+  cr_assert_eq(push_seq(&r, 100), -1);
+  cr_assert_eq(push_seq(&r, 101), -1);
+  pop_n(&r, 1, 1, 0);
+  /* One slot free again. */
+  cr_assert_eq(push_seq(&r, 4), 0);
+  cr_assert_eq(push_seq(&r, 102), -1);
+  expect_pop(&r, 4, 1);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, wraparound)
+{
+  struct sw_ring r;
+  int64_t next_in = 0, next_out = 0;
+  int round, k;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  /* Uneven batches so that head and tail cross the end of the cell array
+   * at every possible offset, for many laps. */
+  for (round = 0; round < 2000; round++) {
+    int batch = 1 + round % 4;
+
+    for (k = 0; k < batch; k++)
+      cr_assert_eq(push_seq(&r, next_in++), 0);
+    if (batch == 4)
+      cr_assert_eq(push_seq(&r, -1), -1);
+    expect_pop(&r, (size_t)batch, next_out);
+    next_out += batch;
+  }
+  cr_assert_eq(atomic_load(&r.head), (uint64_t)next_in);
+  cr_assert_eq(r.tail, (uint64_t)next_out);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, uncommitted_cell_stops_pop)
+{
+  struct sw_ring r;
+  struct sw_span_rec *slot;
+  uint64_t pos;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  cr_assert_eq(push_seq(&r, 0), 0);
+  /* A producer claims position 1 and stalls before committing. */
+  slot = sw_ring_claim(&r, &pos);
+  cr_assert_not_null(slot);
+  cr_assert_eq(pos, 1);
+  /* Later producers are not held up by it. */
+  cr_assert_eq(push_seq(&r, 2), 0);
+  cr_assert_eq(push_seq(&r, 3), 0);
+  /* The consumer gets what precedes the hole, then stops there. */
+  expect_pop(&r, 1, 0);
+  expect_pop(&r, 0, 0);
+  /* Once committed, the rest comes out in position order. */
+  memset(slot, 0, sizeof(*slot));
+  rec_fill(slot, 0, 1);
+  sw_ring_commit(&r, pos);
+  expect_pop(&r, 3, 1);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, uncommitted_cell_fills_ring)
+{
+  struct sw_ring r;
+  uint64_t pos;
+  int64_t i;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  cr_assert_not_null(sw_ring_claim(&r, &pos));
+  for (i = 1; i < 4; i++)
+    cr_assert_eq(push_seq(&r, i), 0);
+  /* The stalled cell cannot be popped, so the ring stays full: producers
+   * are refused, never made to wait. */
+  expect_pop(&r, 0, 0);
+  cr_assert_eq(push_seq(&r, 4), -1);
+  sw_ring_destroy(&r);
+}
+
+static struct sw_ring sig_ring;
+static volatile sig_atomic_t sig_push_rc = 99;
+
+static void
+on_sigusr1(int sig)
+{
+  struct sw_span_rec rec;
+
+  (void)sig;
+  memset(&rec, 0, sizeof(rec));
+  rec_fill(&rec, 0, 1);
+  sig_push_rc = sw_ring_push(&sig_ring, &rec);
+}
+
+Test(ring, push_from_signal_handler_mid_push)
+{
+  struct sigaction sa;
+  struct sw_span_rec *slot;
+  uint64_t pos;
+
+  cr_assert_eq(sw_ring_init(&sig_ring, 8), 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_sigusr1;
+  sigemptyset(&sa.sa_mask);
+  cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+  /* Interrupted between claim and commit: the handler's push must not
+   * wait for the interrupted one (it would wait forever). */
+  slot = sw_ring_claim(&sig_ring, &pos);
+  cr_assert_not_null(slot);
+  raise(SIGUSR1);
+  cr_assert_eq(sig_push_rc, 0);
+  memset(slot, 0, sizeof(*slot));
+  rec_fill(slot, 0, 0);
+  sw_ring_commit(&sig_ring, pos);
+  expect_pop(&sig_ring, 2, 0);
+  sw_ring_destroy(&sig_ring);
+}
+
+Test(ring, reset_drops_everything)
+{
+  struct sw_ring r;
+  uint64_t pos;
+  int64_t i;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  for (i = 0; i < 5; i++)
+    cr_assert_eq(push_seq(&r, i), 0);
+  pop_n(&r, 2, 2, 0);
+  /* A producer thread that was mid-push when fork() copied the process
+   * does not exist in the child: its claimed cell must not wedge it. */
+  cr_assert_not_null(sw_ring_claim(&r, &pos));
+  sw_ring_reset(&r);
+  cr_assert_eq(atomic_load(&r.head), 0);
+  cr_assert_eq(r.tail, 0);
+  cr_assert_eq(r.mask, 7);
+  expect_pop(&r, 0, 0);
+  for (i = 0; i < 8; i++)
+    cr_assert_eq(push_seq(&r, 100 + i), 0);
+  cr_assert_eq(push_seq(&r, 0), -1);
+  expect_pop(&r, 8, 100);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, reset_in_forked_child)
+{
+  struct sw_ring r;
+  struct sw_span_rec out[4];
+  pid_t pid;
+  int status, i;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  for (i = 0; i < 3; i++)
+    cr_assert_eq(push_seq(&r, i), 0);
+  pid = fork();
+  cr_assert_neq(pid, -1);
+  if (pid == 0) {
+    /* The child: reset, then one full lap of its own records. */
+    int bad = 0;
+
+    sw_ring_reset(&r);
+    bad |= sw_ring_pop(&r, out, 4) != 0;
+    for (i = 0; i < 4; i++)
+      bad |= push_seq(&r, 10 + i) != 0;
+    bad |= push_seq(&r, 99) != -1;
+    bad |= sw_ring_pop(&r, out, 4) != 4;
+    for (i = 0; i < 4; i++)
+      bad |= out[i].start_ms != 10 + i || !rec_ok(&out[i]);
+    _exit(bad ? 1 : 0);
+  }
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "child status %#x", status);
+  /* The child's reset did not touch the parent's records. */
+  expect_pop(&r, 3, 0);
+  sw_ring_destroy(&r);
+}
+
+/* ---------------------------------------------------------------- MPSC */
+
+#define MAX_PROD 8
+
+struct mpsc {
+  struct sw_ring ring;
+  int nprod;
+  int64_t per_prod;
+  atomic_int go;
+  atomic_int done;
+  /* dropped[t][s]: producer t's push of sequence s returned -1. Written by
+   * producer t only, read by the consumer after joining it. */
+  unsigned char *dropped[MAX_PROD];
+  int64_t ndropped[MAX_PROD];
+};
+
+struct prod_arg {
+  struct mpsc *m;
+  int tid;
+};
+
+static void *
+producer(void *arg)
+{
+  struct prod_arg *pa = arg;
+  struct mpsc *m = pa->m;
+  struct sw_span_rec rec;
+  int64_t s;
+
+  memset(&rec, 0, sizeof(rec));
+  /* Start together, to maximise contention on head. */
+  while (!atomic_load_explicit(&m->go, memory_order_acquire))
+    sched_yield();
+  for (s = 0; s < m->per_prod; s++) {
+    rec_fill(&rec, pa->tid, s);
+    if (sw_ring_push(&m->ring, &rec) != 0) {
+      m->dropped[pa->tid][s] = 1;
+      m->ndropped[pa->tid]++;
+      /* Full: give the consumer the CPU (2 cores shared by everyone). */
+      sched_yield();
+    }
+  }
+  atomic_fetch_add_explicit(&m->done, 1, memory_order_release);
+  return NULL;
+}
+
+/* nprod producers push per_prod records each into a ring of cap cells
+ * while this thread pops; then checks every (producer, sequence) was
+ * either popped exactly once or counted as dropped, never both, and that
+ * each producer's records came out in the order it pushed them. */
+static void
+run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops)
+{
+  static struct mpsc m;
+  struct prod_arg pa[MAX_PROD];
+  pthread_t th[MAX_PROD];
+  struct sw_span_rec buf[32];
+  unsigned char *seen[MAX_PROD];
+  int64_t last[MAX_PROD], popped = 0, dropped = 0, bad_tag = 0;
+  int64_t dup = 0, reorder = 0, torn = 0, both = 0, missing = 0;
+  int t, finished = 0;
+  int64_t s;
+  size_t n, i;
+
+  cr_assert_leq(nprod, MAX_PROD);
+  memset(&m, 0, sizeof(m));
+  cr_assert_eq(sw_ring_init(&m.ring, cap), 0);
+  m.nprod = nprod;
+  m.per_prod = per_prod;
+  for (t = 0; t < nprod; t++) {
+    m.dropped[t] = calloc((size_t)per_prod, 1);
+    seen[t] = calloc((size_t)per_prod, 1);
+    cr_assert(m.dropped[t] != NULL && seen[t] != NULL);
+    last[t] = -1;
+    pa[t].m = &m;
+    pa[t].tid = t;
+    cr_assert_eq(pthread_create(&th[t], NULL, producer, &pa[t]), 0);
+  }
+  atomic_store_explicit(&m.go, 1, memory_order_release);
+
+  for (;;) {
+    n = sw_ring_pop(&m.ring, buf, SW_ARRAY_LEN(buf));
+    for (i = 0; i < n; i++) {
+      t = buf[i].span_id;
+      s = buf[i].start_ms;
+      if (t < 0 || t >= nprod || s < 0 || s >= per_prod) {
+        bad_tag++;
+        continue;
+      }
+      if (!rec_ok(&buf[i]))
+        torn++;
+      if (seen[t][s]++)
+        dup++;
+      if (s <= last[t])
+        reorder++;
+      last[t] = s;
+      popped++;
+    }
+    if (n > 0)
+      continue;
+    if (finished)
+      break;
+    /* Acquire, pairs with each producer's release increment: once all
+     * have finished, every push they made is committed, so one more
+     * round of pops until empty drains the ring. */
+    if (atomic_load_explicit(&m.done, memory_order_acquire) == nprod)
+      finished = 1;
+    else
+      sched_yield();
+  }
+  for (t = 0; t < nprod; t++)
+    cr_assert_eq(pthread_join(th[t], NULL), 0);
+
+  for (t = 0; t < nprod; t++) {
+    dropped += m.ndropped[t];
+    for (s = 0; s < per_prod; s++) {
+      if (seen[t][s] && m.dropped[t][s])
+        both++;
+      else if (!seen[t][s] && !m.dropped[t][s])
+        missing++;
+    }
+  }
+  cr_assert_eq(bad_tag, 0, "%lld records with impossible tags",
+               (long long)bad_tag);
+  cr_assert_eq(torn, 0, "%lld torn records", (long long)torn);
+  cr_assert_eq(dup, 0, "%lld duplicates", (long long)dup);
+  cr_assert_eq(reorder, 0, "%lld out of order", (long long)reorder);
+  cr_assert_eq(both, 0, "%lld popped although reported dropped",
+               (long long)both);
+  cr_assert_eq(missing, 0, "%lld lost", (long long)missing);
+  cr_assert_eq(popped + dropped, (int64_t)nprod * per_prod,
+               "sent %lld != popped %lld + dropped %lld",
+               (long long)nprod * per_prod, (long long)popped,
+               (long long)dropped);
+  if (expect_no_drops)
+    cr_assert_eq(dropped, 0);
+  cr_assert_eq(sw_ring_pop(&m.ring, buf, SW_ARRAY_LEN(buf)), 0);
+  cr_log_info("mpsc %d x %lld, cap %u: popped %lld, dropped %lld", nprod,
+              (long long)per_prod, cap, (long long)popped,
+              (long long)dropped);
+  for (t = 0; t < nprod; t++) {
+    free(m.dropped[t]);
+    free(seen[t]);
+  }
+  sw_ring_destroy(&m.ring);
+}
+
+/* A small ring: constant wraparound, contention and drops. */
+Test(ring_mpsc, four_producers_small_ring, .timeout = 240)
+{
+  run_mpsc(4, 200000, 64, 0);
+}
+
+/* The smallest ring: every push races the consumer for two cells. */
+Test(ring_mpsc, four_producers_two_cells, .timeout = 240)
+{
+  run_mpsc(4, 100000, 2, 0);
+}
+
+/* Room for everything: nothing may be dropped at all. */
+Test(ring_mpsc, eight_producers_no_drops, .timeout = 240)
+{
+  run_mpsc(8, 4096, 8 * 4096, 1);
+}
