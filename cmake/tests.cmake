@@ -42,7 +42,8 @@ sw_unit_test(test_ring SOURCES preload/ring.c)
 sw_unit_test(test_sw8 SOURCES preload/sw8.c)
 sw_unit_test(test_inject SOURCES preload/inject.c)
 sw_unit_test(test_conn SOURCES preload/conn.c preload/http1.c preload/filter.c
-  preload/sw_config.c preload/sw8.c preload/trace.c preload/sw_stats.c)
+  preload/sw_config.c preload/sw8.c preload/trace.c preload/sw_stats.c
+  preload/inject.c)
 sw_unit_test(test_rep_assemble REPORTER)
 sw_unit_test(test_rep_encode REPORTER)
 sw_unit_test(test_rep_json REPORTER)

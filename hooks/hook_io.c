@@ -11,6 +11,9 @@
 #include "sw_common.h"
 
 #include <errno.h>
+#include <stdint.h>
+
+#include "inject.h"
 
 #include "sw_hook.h"
 
@@ -24,6 +27,45 @@ after_recv(int fd, const void *b, ssize_t r, int flags)
       SW_GUARDED(sw_conn_on_eof(fd));
   }
   return r;
+}
+
+/* Sends iov through the sw8 injector when the connection wants it.
+ * Returns -2 when it does not (the caller sends normally); otherwise the
+ * count of the application's bytes the kernel took, or -1 with the
+ * kernel's errno. When only bytes of our line went out, it tries again:
+ * a blocking socket blocks as the application's own call would, a
+ * non-blocking one reports EAGAIN with none of the application's bytes
+ * taken, which is exactly true. */
+static ssize_t
+send_injected(int fd, const struct iovec *iov, int cnt, int flags, int msg)
+{
+  struct iovec out[SW_INJECT_MAX_IOV + 2];
+  size_t n = 0;
+  for (int i = 0; i < cnt; i++)
+    n += iov[i].iov_len;
+  for (;;) {
+    int nout = 0, want = 0;
+    size_t before = 0, rest = 0;
+    SW_GUARDED(want = sw_conn_send_prepare(fd, iov, cnt, n, out, &nout,
+                                           &before, &rest));
+    if (!want)
+      return -2; /* (again) a plain send: none of the app's bytes went yet */
+    ssize_t k;
+    if (msg) {
+      struct msghdr m = {0};
+      m.msg_iov = out;
+      m.msg_iovlen = (size_t)nout;
+      k = sw_real_sendmsg(fd, &m, flags);
+    } else {
+      k = sw_real_writev(fd, out, nout);
+    }
+    if (k < 0)
+      return k;
+    size_t app = sw_conn_app_bytes(before, rest, (size_t)k);
+    SW_GUARDED(sw_conn_send_done(fd, iov, cnt, before, (size_t)k));
+    if (app > 0 || n == 0)
+      return (ssize_t)app;
+  }
 }
 
 static inline ssize_t
@@ -52,6 +94,12 @@ SW_EXPORT ssize_t
 write(int fd, const void *b, size_t n)
 {
   SW_HOOK_ENTER(write, (fd, b, n), syscall(SYS_write, fd, b, n));
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
+    struct iovec v = {(void *)b, n};
+    ssize_t r = send_injected(fd, &v, 1, 0, 0);
+    if (r != -2)
+      return r;
+  }
   return after_send(fd, b, sw_real_write(fd, b, n));
 }
 
@@ -76,6 +124,12 @@ send(int fd, const void *b, size_t n, int f)
 {
   SW_HOOK_ENTER(send, (fd, b, n, f),
                 syscall(SYS_sendto, fd, b, n, f, NULL, 0));
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
+    struct iovec v = {(void *)b, n};
+    ssize_t r = send_injected(fd, &v, 1, f, 1);
+    if (r != -2)
+      return r;
+  }
   return after_send(fd, b, sw_real_send(fd, b, n, f));
 }
 
@@ -102,6 +156,13 @@ sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a,
 {
   SW_HOOK_ENTER(sendto, (fd, b, n, f, a, l),
                 syscall(SYS_sendto, fd, b, n, f, a, l));
+  /* A connected stream socket ignores the address: same as send(). */
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
+    struct iovec v = {(void *)b, n};
+    ssize_t r = send_injected(fd, &v, 1, f, 1);
+    if (r != -2)
+      return r;
+  }
   return after_send(fd, b, sw_real_sendto(fd, b, n, f, a, l));
 }
 
@@ -123,6 +184,11 @@ SW_EXPORT ssize_t
 writev(int fd, const struct iovec *v, int c)
 {
   SW_HOOK_ENTER(writev, (fd, v, c), syscall(SYS_writev, fd, v, c));
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd) && c >= 0) {
+    ssize_t r = send_injected(fd, v, c, 0, 0);
+    if (r != -2)
+      return r;
+  }
   ssize_t r = sw_real_writev(fd, v, c);
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
     SW_GUARDED(sw_conn_on_send_iov(fd, v, c, (size_t)r));
@@ -148,6 +214,13 @@ SW_EXPORT ssize_t
 sendmsg(int fd, const struct msghdr *m, int f)
 {
   SW_HOOK_ENTER(sendmsg, (fd, m, f), syscall(SYS_sendmsg, fd, m, f));
+  /* Only plain stream writes: no address, no ancillary data. */
+  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd) && m &&
+      !m->msg_name && !m->msg_controllen && m->msg_iovlen <= INT32_MAX) {
+    ssize_t r = send_injected(fd, m->msg_iov, (int)m->msg_iovlen, f, 1);
+    if (r != -2)
+      return r;
+  }
   ssize_t r = sw_real_sendmsg(fd, m, f);
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
     SW_GUARDED(sw_conn_on_send_iov(fd, m->msg_iov, (int)m->msg_iovlen,

@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "filter.h"
 #include "http1.h"
+#include "inject.h"
 #include "sw8.h"
 #include "sw_stats.h"
 #include "trace.h"
@@ -46,6 +47,9 @@ struct sw_conn {
   struct sw_thread_ctx *owner; /* server: thread that read the head */
   _Atomic int32_t next_span_id; /* server: ids of the open segment */
   char remote[SW_PEER_MAX];
+  uint8_t inj_on;      /* an sw8 line is being inserted into the head */
+  uint8_t ident_ready; /* span holds the exit's identity already */
+  struct sw_inject inj;
   struct sw_h1 req; /* request direction */
   struct sw_h1 rsp; /* response direction */
   struct sw_span_rec span;
@@ -175,7 +179,7 @@ lock_fd(int fd)
   uint32_t v = atomic_load_explicit(&sw_conn_map[fd], memory_order_acquire);
   if (v == 0)
     return NULL;
-  struct sw_conn *c = &slots[v - 1];
+  struct sw_conn *c = &slots[(v & ~SW_CONN_CLIENT_BIT) - 1];
   /* Acquire pairs with the release in unlock(): we see everything the
    * previous holder wrote. */
   if (atomic_exchange_explicit(&c->lock, 1, memory_order_acquire) != 0) {
@@ -213,6 +217,7 @@ release_fd(int fd, int finish)
                                         memory_order_acq_rel);
   if (v == 0)
     return;
+  v &= ~SW_CONN_CLIENT_BIT;
   struct sw_conn *c = &slots[v - 1];
   for (int spins = 0;; spins++) {
     uint32_t exp = 0;
@@ -255,6 +260,8 @@ track(int fd, int role, const struct sockaddr *peer, socklen_t len)
   c->span_open = 0;
   c->ignored = 0;
   c->untraced = 0;
+  c->inj_on = 0;
+  c->ident_ready = 0;
   c->owner = NULL;
   atomic_fetch_add_explicit(&c->gen, 1, memory_order_relaxed);
   c->remote[0] = '\0';
@@ -271,7 +278,9 @@ track(int fd, int role, const struct sockaddr *peer, socklen_t len)
   sw_h1_init(&c->rsp, SW_H1_RESPONSE);
   /* Release: the slot's contents are visible to whoever loads the map
    * entry with acquire in lock_fd(). */
-  atomic_store_explicit(&sw_conn_map[fd], (uint32_t)idx + 1,
+  atomic_store_explicit(&sw_conn_map[fd],
+                        ((uint32_t)idx + 1) |
+                            (role == ROLE_CLIENT ? SW_CONN_CLIENT_BIT : 0),
                         memory_order_release);
   if (!atomic_load_explicit(&first_conn_seen, memory_order_relaxed) &&
       !atomic_exchange_explicit(&first_conn_seen, 1, memory_order_relaxed))
@@ -358,10 +367,10 @@ fill_url(struct sw_span_rec *s, const char *host, const char *target)
 
 /* Fields every span of a request has, from the request head. */
 static void
-span_common(struct sw_conn *c, int kind, int component, const char *peer)
+span_common(struct sw_conn *c, const struct sw_h1_msg *m, int kind,
+            int component, const char *peer)
 {
   struct sw_span_rec *s = &c->span;
-  const struct sw_h1_msg *m = &c->req.msg;
   s->kind = (uint8_t)kind;
   s->layer = SW_LAYER_HTTP;
   s->component = component;
@@ -401,7 +410,7 @@ start_entry(struct sw_conn *c)
     SW_STAT_INC(requests_ignored);
     return;
   }
-  span_common(c, SW_SPAN_ENTRY, SW_COMPONENT_HTTP, c->remote);
+  span_common(c, m, SW_SPAN_ENTRY, SW_COMPONENT_HTTP, c->remote);
   s->span_id = 0;
   s->parent_span_id = -1;
   atomic_store_explicit(&c->next_span_id, 1, memory_order_relaxed);
@@ -437,25 +446,13 @@ thread_entry(void)
   return p;
 }
 
-static void
-start_exit(struct sw_conn *c)
+int
+sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
+                      size_t cap)
 {
-  const struct sw_h1_msg *m = &c->req.msg;
-  struct sw_span_rec *s = &c->span;
-  c->span_open = 1;
-  c->owner = NULL;
-  char op[SW_OP_MAX];
-  sw_strlcpyn(op, sizeof(op), m->target, path_len(m->target));
-  c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
-  struct sw_conn *p = c->ignored ? NULL : thread_entry();
+  struct sw_conn *p = thread_entry();
   if (p && p->ignored)
-    c->ignored = 1; /* the request being served is not traced */
-  if (c->ignored) {
-    SW_STAT_INC(requests_ignored);
-    return;
-  }
-  span_common(c, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT,
-              m->host[0] ? m->host : c->remote);
+    return 1; /* the request being served is not traced */
   if (p) {
     copy_field(s->trace_id, sizeof(s->trace_id), p->span.trace_id,
                sizeof(p->span.trace_id));
@@ -464,13 +461,51 @@ start_exit(struct sw_conn *c)
     s->span_id = atomic_fetch_add_explicit(&p->next_span_id, 1,
                                            memory_order_relaxed);
     s->parent_span_id = 0;
+    s->nspans = 0;
+    if (parent_endpoint)
+      copy_field(parent_endpoint, cap, p->span.op, sizeof(p->span.op));
   } else {
     sw_trace_new_id(s->trace_id);
     sw_trace_new_id(s->segment_id);
     s->span_id = 0;
     s->parent_span_id = -1;
     s->nspans = 1;
+    /* No entry: the spec's parent endpoint is the first entry span's
+     * name; with none, name the exit itself (as the Python agent does). */
+    if (parent_endpoint)
+      sw_strlcpy(parent_endpoint, s->op, cap);
   }
+  return 0;
+}
+
+/* Opens the exit span of the request head m, or marks it ignored. */
+static void
+open_exit(struct sw_conn *c, const struct sw_h1_msg *m, char *endpoint,
+          size_t cap)
+{
+  char op[SW_OP_MAX];
+  sw_strlcpyn(op, sizeof(op), m->target, path_len(m->target));
+  c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
+  if (!c->ignored) {
+    span_common(c, m, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT,
+                m->host[0] ? m->host : c->remote);
+    c->ignored = (uint8_t)sw_conn_exit_identity(&c->span, endpoint, cap);
+  }
+  if (c->ignored)
+    SW_STAT_INC(requests_ignored);
+}
+
+static void
+start_exit(struct sw_conn *c)
+{
+  c->span_open = 1;
+  c->owner = NULL;
+  if (c->ident_ready) {
+    /* Opened before the head went out, to carry its sw8 header. */
+    c->ident_ready = 0;
+    return;
+  }
+  open_exit(c, &c->req.msg, NULL, 0);
 }
 
 static void
@@ -652,4 +687,101 @@ sw_conn_on_eof(int fd)
   if (c->role == ROLE_CLIENT && sw_h1_eof(&c->rsp) == SW_H1_DONE)
     finish_request(c);
   unlock(c);
+}
+
+/* ---------------------------------------------------------- sw8 injection */
+
+int
+sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
+                     struct iovec *out, int *nout, size_t *app_before,
+                     size_t *line_rest)
+{
+  struct sw_conn *c = lock_fd(fd);
+  if (!c)
+    return 0;
+  int want = 0;
+  if (c->role != ROLE_CLIENT || cnt > SW_INJECT_MAX_IOV)
+    goto out;
+  if (!c->inj_on) {
+    /* Only a complete head at the very start of a request, written in one
+     * call, with no sw8 of its own (an SDK in the app) is touched. */
+    if (!cfg->inject_headers || c->span_open || c->untraced ||
+        sw_h1_in_message(&c->req))
+      goto out;
+    size_t head_len = sw_inject_head_len(iov, cnt, n);
+    if (head_len == 0)
+      goto out;
+    struct sw_h1 scratch;
+    sw_h1_init(&scratch, SW_H1_REQUEST);
+    size_t off = 0;
+    int rc = SW_H1_NEED_MORE;
+    for (int i = 0; i < cnt && off < head_len && rc == SW_H1_NEED_MORE; i++) {
+      size_t len = iov[i].iov_len;
+      if (len > head_len - off)
+        len = head_len - off;
+      size_t used = 0;
+      rc = sw_h1_feed(&scratch, iov[i].iov_base, len, &used);
+      off += used;
+    }
+    if (rc < 0 || !(rc & SW_H1_HEAD) || off != head_len ||
+        scratch.msg.sw8_present)
+      goto out;
+    char endpoint[SW_OP_MAX];
+    c->req_start_ms = sw_now_ms();
+    open_exit(c, &scratch.msg, endpoint, sizeof(endpoint));
+    if (c->ignored) {
+      c->ignored = 0;
+      goto out; /* start_exit will find it ignored again */
+    }
+    c->ident_ready = 1;
+    char line[SW_INJECT_LINE_MAX];
+    memcpy(line, "sw8: ", 5);
+    const struct sw_span_rec *s = &c->span;
+    int vlen = sw8_encode(line + 5, sizeof(line) - 7, s->trace_id,
+                          s->segment_id, s->span_id, cfg->service,
+                          cfg->instance, endpoint, s->peer);
+    if (vlen <= 0)
+      goto out;
+    memcpy(line + 5 + vlen, "\r\n", 2);
+    if (sw_inject_start(&c->inj, head_len, line, (size_t)vlen + 7) != 0)
+      goto out;
+    c->inj_on = 1;
+  }
+  *nout = sw_inject_compose(&c->inj, iov, cnt, n, out, app_before);
+  *line_rest = (size_t)(c->inj.len - c->inj.sent);
+  want = 1;
+out:
+  unlock(c);
+  return want;
+}
+
+void
+sw_conn_send_done(int fd, const struct iovec *iov, int cnt,
+                  size_t app_before, size_t k)
+{
+  struct sw_conn *c = lock_fd(fd);
+  if (!c)
+    return;
+  if (c->inj_on) {
+    size_t app = sw_inject_account(&c->inj, app_before, k);
+    if (!sw_inject_pending(&c->inj))
+      c->inj_on = 0;
+    for (int i = 0; i < cnt && app > 0 && !c->dead; i++) {
+      size_t len = iov[i].iov_len < app ? iov[i].iov_len : app;
+      if (len)
+        feed_req(c, iov[i].iov_base, len);
+      app -= len;
+    }
+  }
+  unlock(c);
+}
+
+size_t
+sw_conn_app_bytes(size_t app_before, size_t line_rest, size_t k)
+{
+  if (k <= app_before)
+    return k;
+  if (k < app_before + line_rest)
+    return app_before;
+  return k - line_rest;
 }

@@ -35,6 +35,17 @@ sw_conn_tracked(int fd)
          atomic_load_explicit(&sw_conn_map[fd], memory_order_relaxed) != 0;
 }
 
+/* Client connections carry this bit in their map entry, so the write
+ * hooks know without a lock whether a header may need injecting. */
+#define SW_CONN_CLIENT_BIT 0x80000000u
+
+static inline int
+sw_conn_is_client(int fd)
+{
+  return (atomic_load_explicit(&sw_conn_map[fd], memory_order_relaxed) &
+          SW_CONN_CLIENT_BIT) != 0;
+}
+
 /* max_fds: size of the fd map (fds beyond it are never tracked); slots:
  * how many connections can be tracked at once. 0 or -ENOMEM. */
 int sw_conn_init(const struct sw_config *cfg, uint32_t max_fds,
@@ -57,6 +68,31 @@ void sw_conn_on_eof(int fd);
 /* Called before the real close(): the fd is forgotten first, so a new
  * connection that reuses the number never meets the old state. */
 void sw_conn_on_close(int fd);
+
+/* For exits traced outside the socket state machine (libcurl) and for
+ * sw8 injection: fills s's trace_id, segment_id, span_id, parent_span_id
+ * and nspans, joining the entry this thread serves when it serves exactly
+ * one (else a segment of its own). s->op must be set first. When
+ * parent_endpoint is not NULL it receives the name for sw8's parent
+ * endpoint field. Returns 0, or 1 when the request being served is
+ * ignored (then the exit must not be traced either). */
+int sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
+                          size_t cap);
+
+/* sw8 injection on client connections (see inject.h). Before a write:
+ * returns 1 when the caller must send out[0..*nout) instead of the
+ * application's iov (a request head that gets an sw8 line, or the rest of
+ * one), with *app_before / *line_rest for sw_conn_app_bytes(). After the
+ * kernel took k bytes of it: sw_conn_send_done() advances the state and
+ * feeds the application's bytes to the parser. out needs room for
+ * SW_INJECT_MAX_IOV + 2 entries. */
+int sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
+                         struct iovec *out, int *nout, size_t *app_before,
+                         size_t *line_rest);
+void sw_conn_send_done(int fd, const struct iovec *iov, int cnt,
+                       size_t app_before, size_t k);
+/* How many of k bytes sent were the application's. */
+size_t sw_conn_app_bytes(size_t app_before, size_t line_rest, size_t k);
 
 /* Provided by the runtime (or a unit test). */
 void sw_sink_span(const struct sw_span_rec *rec);

@@ -70,6 +70,7 @@ struct ant {
   const char *pat;
   size_t n;       /* pattern length */
   uint64_t *next; /* the state set being built for the next path byte */
+  int live;       /* some state was added to next */
 };
 
 /* Python's str.strip() set, restricted to ASCII. */
@@ -144,6 +145,7 @@ add(struct ant *a, size_t b)
   if (a->next[b / 64] & m)
     return 0;
   a->next[b / 64] |= m;
+  a->live = 1;
   return 1;
 }
 
@@ -218,10 +220,9 @@ int
 sw_ant_match(const char *pat, const char *path)
 {
   uint64_t s1[ANT_WORDS], s2[ANT_WORDS];
-  uint64_t *cur = s1, *tmp, w;
+  uint64_t *cur, *tmp, w;
   struct ant a;
   size_t n, p, nwords, wi, b;
-  int live;
 
   n = strnlen(pat, SW_ANT_PATTERN_MAX);
   if (n >= SW_ANT_PATTERN_MAX)
@@ -240,32 +241,34 @@ sw_ant_match(const char *pat, const char *path)
   if (p == n)
     return *path == '\0';
 
+  /* Only the words that this pattern's states use are touched. Each word
+   * of cur is cleared as it is read, so that after a path byte cur is
+   * all zero and can be reused as the next "next" without a memset. */
+  nwords = (ANT_SLOTS * (n + 1) + 63) / 64;
+  for (wi = 0; wi < nwords; wi++)
+    s1[wi] = s2[wi] = 0;
   a.pat = pat;
   a.n = n;
-  nwords = (ANT_SLOTS * (n + 1) + 63) / 64;
-  memset(s2, 0, nwords * sizeof(uint64_t));
-  a.next = s2;
+  a.next = s1;
   enter(&a, p);
-  tmp = cur;
-  cur = a.next;
-  a.next = tmp;
+  cur = s1;
+  a.next = s2;
 
   for (; *path != '\0'; path++) {
-    memset(a.next, 0, nwords * sizeof(uint64_t));
+    a.live = 0;
     for (wi = 0; wi < nwords; wi++) {
-      for (w = cur[wi]; w != 0; w &= w - 1) {
+      w = cur[wi];
+      cur[wi] = 0;
+      for (; w != 0; w &= w - 1) {
         b = wi * 64 + (size_t)__builtin_ctzll(w);
         step(&a, b / ANT_SLOTS, (unsigned)(b % ANT_SLOTS), *path);
       }
     }
+    if (!a.live)
+      return 0;
     tmp = cur;
     cur = a.next;
     a.next = tmp;
-    live = 0;
-    for (wi = 0; wi < nwords; wi++)
-      live |= cur[wi] != 0;
-    if (!live)
-      return 0;
   }
   b = ANT_SLOTS * n;
   return (cur[b / 64] >> (b % 64)) & 1;

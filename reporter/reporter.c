@@ -31,7 +31,9 @@
 #define STAT_GET(name)                                                  \
   atomic_load_explicit(&R.env.stats->name, memory_order_relaxed)
 
-#define STATS_LOG_MS 60000
+/* consume() runs the tick itself when tick() was not called for this
+ * long: a caller that drains a busy ring may not get to tick() at all. */
+#define TICK_STARVED_MS 100
 
 struct backoff {
   int64_t retry_ms; /* nothing is tried before this */
@@ -57,7 +59,7 @@ static struct {
   int64_t err_logged_ms;
   uint64_t err_unlogged;
   int in_error;
-  int64_t stats_logged_ms;
+  int64_t last_tick_ms;
 } R;
 
 /* sw_protocol_name() lives in the preload object, which this one does
@@ -122,18 +124,6 @@ note_ok(void)
     R.env.log(SW_LOG_INFO, "reporter: backend reachable again");
     R.in_error = 0;
   }
-}
-
-static void
-log_stats(const char *when)
-{
-  R.env.log(SW_LOG_DEBUG,
-            "reporter %s: spans created %" PRIu64 ", dropped in ring %" PRIu64
-            ", segments sent %" PRIu64 ", dropped %" PRIu64
-            ", partial %" PRIu64 ", backend errors %" PRIu64,
-            when, STAT_GET(spans_created), STAT_GET(spans_dropped_ring),
-            STAT_GET(segments_sent), STAT_GET(segments_dropped),
-            STAT_GET(segments_partial), STAT_GET(backend_errors));
 }
 
 /* Drops every queued segment (nowhere to send them). */
@@ -289,6 +279,8 @@ rep_init(const struct sw_reporter_env *env)
   return 0;
 }
 
+static int rep_tick(int64_t now_ms);
+
 static void
 rep_consume(const struct sw_span_rec *recs, size_t n, int64_t now_ms)
 {
@@ -296,6 +288,10 @@ rep_consume(const struct sw_span_rec *recs, size_t n, int64_t now_ms)
     return;
   for (size_t i = 0; i < n; i++)
     sw_asm_add(&R.as, &recs[i], now_ms);
+  if (R.last_tick_ms == 0)
+    R.last_tick_ms = now_ms;
+  else if (now_ms - R.last_tick_ms >= TICK_STARVED_MS)
+    rep_tick(now_ms);
 }
 
 static int
@@ -305,18 +301,12 @@ rep_tick(int64_t now_ms)
 
   if (!R.ready)
     return 1000;
+  R.last_tick_ms = now_ms;
   sw_asm_expire(&R.as, now_ms);
   tick_heartbeat(now_ms);
   tick_segments(now_ms);
   now = sw_xport_now_ms();
   sw_asm_expire(&R.as, now);
-
-  if (R.stats_logged_ms == 0)
-    R.stats_logged_ms = now;
-  else if (now - R.stats_logged_ms >= STATS_LOG_MS) {
-    log_stats("stats");
-    R.stats_logged_ms = now;
-  }
 
   /* How soon something has to happen. */
   if (sw_asm_queued(&R.as) > 0) {
@@ -359,7 +349,6 @@ rep_flush(int64_t deadline_ms)
     }
   }
   drop_queued();
-  log_stats("at exit");
 }
 
 static const struct sw_reporter_ops ops = {

@@ -20,6 +20,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -41,7 +43,8 @@
 #define BODY_KEEP ((size_t)8 << 20)
 
 #define PATH_COLLECT "/skywalking.v3.TraceSegmentReportService/collect"
-#define PATH_PROPERTIES "/skywalking.v3.ManagementService/reportInstanceProperties"
+#define PATH_PROPERTIES \
+  "/skywalking.v3.ManagementService/reportInstanceProperties"
 #define PATH_KEEPALIVE "/skywalking.v3.ManagementService/keepAlive"
 
 struct grpc {
@@ -125,6 +128,34 @@ frame_end(struct sw_buf *b, size_t off)
   b->data[off + 4] = (uint8_t)n;
 }
 
+/* curl_easy_perform() with SIGPIPE blocked on this thread.
+ *
+ * With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone and relies on
+ * MSG_NOSIGNAL, but a TLS library may write() to a socket the peer has
+ * closed, and the default action of SIGPIPE would kill the application
+ * we live in. SIGPIPE from a write is sent to the writing thread, so
+ * blocking it here keeps it here; a pending one is swallowed before the
+ * old mask comes back. */
+static CURLcode
+perform(CURL *c)
+{
+  sigset_t pipe_set, old;
+  CURLcode cc;
+
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+    return curl_easy_perform(c);
+  cc = curl_easy_perform(c);
+  if (!sigismember(&old, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+      ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  return cc;
+}
+
 /* Performs one call with the body in g->body.
  *
  * libcurl 7.88.1 (Debian 12) fails to reuse a connection made with
@@ -180,7 +211,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
     g->grpc_message[0] = '\0';
     g->curl_err[0] = '\0';
 
-    cc = curl_easy_perform(c);
+    cc = perform(c);
     if (g->base.env->cfg->log_level <= SW_LOG_DEBUG) {
       long nconn = 0;
       curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);

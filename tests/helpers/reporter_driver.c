@@ -10,10 +10,11 @@
  * SW_AGENT_FORCE_TLS, SW_AGENT_FLUSH_TIMEOUT_MS,
  * SW_AGENT_COLLECTOR_HEARTBEAT_PERIOD, SW_AGENT_LOGGING_LEVEL), and feeds
  * SEGMENTS fabricated segments through consume() in chunks of CHUNK
- * records, calling tick() after each chunk (and, with -p, ticking for
- * PAUSE_MS between chunks, to spread the load over time). Each segment is an Entry root
- * (span 0, with a CrossProcess ref on every other segment) plus one Exit
- * child (span 1), pushed child first as the ring would deliver them. It
+ * records, calling tick() after each chunk (and, with -p, ticking
+ * for PAUSE_MS between chunks, to spread the load over time). Each
+ * segment is an Entry root (span 0, with a CrossProcess ref on every
+ * other segment) plus one Exit child (span 1), pushed child first as
+ * the ring would deliver them. It
  * then keeps ticking until every segment is sent or dropped, or WAIT_MS
  * passes, and calls flush() with the flush timeout as deadline. With -f it
  * skips the ticks and goes straight to flush().

@@ -1,0 +1,102 @@
+/* inject.c: exact-byte header insertion (see inject.h). */
+#include "sw_common.h"
+
+#include "inject.h"
+
+#define HEAD_SCAN_MAX 65536
+
+size_t
+sw_inject_head_len(const struct iovec *iov, int cnt, size_t n)
+{
+  /* Track the last four bytes across iovec boundaries. */
+  uint32_t last = 0;
+  size_t off = 0;
+  for (int i = 0; i < cnt && off < n && off < HEAD_SCAN_MAX; i++) {
+    const unsigned char *p = iov[i].iov_base;
+    size_t len = iov[i].iov_len;
+    if (len > n - off)
+      len = n - off;
+    for (size_t j = 0; j < len && off < HEAD_SCAN_MAX; j++, off++) {
+      last = last << 8 | p[j];
+      if (last == 0x0d0a0d0aU) /* "\r\n\r\n" */
+        return off + 1;
+    }
+  }
+  return 0;
+}
+
+int
+sw_inject_start(struct sw_inject *ij, size_t head_len, const char *line,
+                size_t line_len)
+{
+  if (head_len < 4 || line_len == 0 || line_len > sizeof(ij->line))
+    return -1;
+  memcpy(ij->line, line, line_len);
+  ij->len = (uint16_t)line_len;
+  ij->sent = 0;
+  ij->at = (uint32_t)(head_len - 2);
+  ij->pos = 0;
+  return 0;
+}
+
+int
+sw_inject_pending(const struct sw_inject *ij)
+{
+  return ij->sent < ij->len;
+}
+
+int
+sw_inject_compose(const struct sw_inject *ij, const struct iovec *iov,
+                  int cnt, size_t n, struct iovec *out, size_t *app_before)
+{
+  size_t before = ij->at >= ij->pos ? ij->at - ij->pos : 0;
+  if (before > n)
+    before = n;
+  *app_before = before;
+  int k = 0;
+  size_t off = 0; /* application bytes placed so far */
+  int line_done = !sw_inject_pending(ij);
+  for (int i = 0; i < cnt && off < n; i++) {
+    const char *p = iov[i].iov_base;
+    size_t len = iov[i].iov_len;
+    if (len > n - off)
+      len = n - off;
+    if (!line_done && off + len >= before) {
+      /* The line goes inside (or right after) this entry. */
+      size_t head = before - off;
+      if (head > 0)
+        out[k++] = (struct iovec){(void *)p, head};
+      out[k++] = (struct iovec){(void *)(ij->line + ij->sent),
+                                (size_t)(ij->len - ij->sent)};
+      line_done = 1;
+      p += head;
+      len -= head;
+      off += head;
+    }
+    if (len > 0)
+      out[k++] = (struct iovec){(void *)p, len};
+    off += len;
+  }
+  if (!line_done) /* n == 0 or before == n after the last entry */
+    out[k++] = (struct iovec){(void *)(ij->line + ij->sent),
+                              (size_t)(ij->len - ij->sent)};
+  return k;
+}
+
+size_t
+sw_inject_account(struct sw_inject *ij, size_t app_before, size_t k)
+{
+  size_t rest = sw_inject_pending(ij) ? (size_t)(ij->len - ij->sent) : 0;
+  size_t app;
+  if (k <= app_before) {
+    app = k;
+  } else if (k < app_before + rest) {
+    app = app_before;
+    ij->sent = (uint16_t)(ij->sent + (k - app_before));
+  } else {
+    app = k - rest;
+    ij->sent = ij->len;
+  }
+  ij->pos += (uint32_t)app;
+  return app;
+}
