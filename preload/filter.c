@@ -118,7 +118,12 @@ skip_space(const char *pat, size_t i, size_t n)
 /* The start of the token after the one of kind k at i. White space at the
  * start of a piece, and a run of it that ends the piece (it is followed by
  * a split or by the end of the pattern), was stripped by Python and is
- * skipped here. */
+ * skipped here.
+ *
+ * A run is only scanned from the token before it: when the token at i is
+ * itself kept white space, its run does not end the piece, so neither does
+ * the rest of it. That keeps the cost per path byte linear in the pattern
+ * ("S" followed by a thousand spaces would otherwise be quadratic). */
 static size_t
 tok_next(const char *pat, size_t i, size_t n, enum ant_kind k)
 {
@@ -127,6 +132,8 @@ tok_next(const char *pat, size_t i, size_t n, enum ant_kind k)
   if (k == ANT_SLASHES)
     return skip_space(pat, i + 4, n);
   j = i + (k == ANT_DSTAR ? 2 : 1);
+  if (k == ANT_LIT && is_space((unsigned char)pat[i]))
+    return j;
   if (j < n && is_space((unsigned char)pat[j])) {
     r = skip_space(pat, j, n);
     if (r == n || at_split(pat, r, n))

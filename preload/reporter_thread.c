@@ -150,8 +150,6 @@ deliver(struct sw_span_rec *buf, size_t n, int64_t now)
 {
   if (n == 0)
     return;
-  if (!ops_ready && !load_failed)
-    load_reporter();
   if (ops_ready)
     ops->consume(buf, n, now);
   else
@@ -182,6 +180,7 @@ reporter_main(void *arg)
   if (!buf)
     return NULL;
   int64_t next_stats = sw_now_ms() + STATS_PERIOD_MS;
+  int64_t last_tick = 0;
   for (;;) {
     size_t n = sw_ring_pop(&ring, buf, BATCH);
     int64_t now = sw_now_ms();
@@ -198,8 +197,10 @@ reporter_main(void *arg)
       futex(&flush_done, FUTEX_WAKE, 1, NULL);
       break;
     }
-    if (n == BATCH)
+    /* Tick at least every 100 ms even while full batches keep coming. */
+    if (n == BATCH && now - last_tick < 100)
       continue; /* more is waiting */
+    last_tick = now;
     int want = ops_ready ? ops->tick(now) : 1000;
     if (want < 1)
       want = 1;
@@ -209,6 +210,8 @@ reporter_main(void *arg)
       log_stats();
       next_stats = now + STATS_PERIOD_MS;
     }
+    if (n == BATCH)
+      continue;
     if (n > 0) {
       /* Data is flowing: let it accumulate instead of waking per span. */
       nap(want < BUSY_NAP_MS ? want : BUSY_NAP_MS);
@@ -229,11 +232,38 @@ reporter_main(void *arg)
   return NULL;
 }
 
+/* Runs at the start of exit() processing (see sw_sink_first_conn). */
+static void
+flush_atexit(void)
+{
+  sw_tls_busy++;
+  sw_reporter_flush_at_exit();
+  sw_tls_busy--;
+}
+
 void
 sw_sink_first_conn(void)
 {
   if (atomic_exchange_explicit(&thread_started, 1, memory_order_acq_rel))
     return;
+  /* The reporter is loaded and initialised here, on the application
+   * thread that makes the first tracked connection, and not on the
+   * reporter thread: libcurl shares OpenSSL with the application, and a
+   * reporter thread initialising it while the application exits races
+   * with OpenSSL's own atexit() cleanup (seen with the curl tool). On
+   * this thread the two can never overlap. The atexit() handler
+   * registered right after libcurl's initialisation runs before the
+   * cleanup handlers registered earlier (atexit is LIFO), so the exit
+   * flush still has a working libcurl. The cost, once per process that
+   * uses the network, is loading libcurl (a few milliseconds). */
+  if (!ops_ready && !load_failed) {
+    load_reporter();
+    static int atexit_done;
+    if (ops_ready && !atexit_done) {
+      atexit_done = 1;
+      atexit(flush_atexit);
+    }
+  }
   /* The thread takes no signals meant for the application. */
   sigset_t all, old;
   sigfillset(&all);
@@ -265,7 +295,8 @@ sw_reporter_setup(const struct sw_config *cfg, const char *libdir,
 void
 sw_reporter_flush_at_exit(void)
 {
-  if (!atomic_load_explicit(&thread_started, memory_order_acquire))
+  if (!atomic_load_explicit(&thread_started, memory_order_acquire) ||
+      atomic_load_explicit(&flush_done, memory_order_acquire))
     return;
   int64_t deadline = sw_now_ms() + rcfg->flush_timeout_ms;
   atomic_store_explicit(&flush_deadline, deadline, memory_order_relaxed);

@@ -436,5 +436,8 @@ sw_xport_grpc_open(const struct sw_reporter_env *env)
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, g->curl_err);
   curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  /* Every fd we hold counts against the application's limit: keep just
+   * the connection in use, so a replaced one is closed at once. */
+  curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
   return &g->base;
 }

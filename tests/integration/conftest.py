@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -84,9 +85,17 @@ class Procs:
         self.procs = []
 
     def start(self, cmd, env=None, **kw):
+        """Starts cmd in its own session. Its stderr goes to a file (never
+        an unread pipe, which would block a chatty server); p.stderr_text()
+        reads it."""
+        log = tempfile.NamedTemporaryFile(prefix="proc-", suffix=".log",
+                                          delete=False)
         kw.setdefault("stdout", subprocess.DEVNULL)
-        kw.setdefault("stderr", subprocess.PIPE)
+        kw.setdefault("stderr", log)
         p = subprocess.Popen(cmd, env=env, start_new_session=True, **kw)
+        log.close()
+        p.log_path = log.name
+        p.stderr_text = lambda: open(log.name, errors="replace").read()
         self.procs.append(p)
         return p
 
@@ -111,6 +120,10 @@ class Procs:
                 except ProcessLookupError:
                     pass
                 p.wait()
+            try:
+                os.unlink(p.log_path)
+            except (AttributeError, OSError):
+                pass
 
 
 @pytest.fixture
@@ -122,7 +135,9 @@ def procs():
 
 @pytest.fixture
 def collector(tmp_path):
-    c = Collector(str(tmp_path / "collector"))
+    d = tmp_path / "collector"
+    d.mkdir()
+    c = Collector(str(d))
     c.start()
     yield c
     c.stop()

@@ -157,6 +157,15 @@ class Collector:
         return [r['data'] for r in self.records()
                 if type is None or r['type'] == type]
 
+    def segments(self):
+        return self.lines('segment')
+
+    def properties(self):
+        return self.lines('properties')
+
+    def keepalives(self):
+        return self.lines('keepalive')
+
     def wait_for(self, predicate, timeout=60.0, interval=0.05):
         """Polls until predicate(self) is true; returns self. Raises
         AssertionError with what was received when the cap is reached."""

@@ -203,6 +203,17 @@ Test(ant, pathological_patterns_finish, .timeout = 120)
   memcpy(pat + n, "y", 2);
   memset(path, '/', sizeof(path) - 1);
   cr_expect_eq(sw_ant_match(pat, path), 0);
+
+  /* "*", a long run of kept spaces, "x", against spaces: every path byte
+   * starts a new thread in the run. */
+  memset(pat, 0, sizeof(pat));
+  pat[0] = '*';
+  memset(pat + 1, ' ', sizeof(pat) - 3);
+  pat[sizeof(pat) - 2] = 'x';
+  memset(path, ' ', sizeof(path) - 1);
+  cr_expect_eq(sw_ant_match(pat, path), 0);
+  path[sizeof(path) - 2] = 'x';
+  cr_expect_eq(sw_ant_match(pat, path), 1);
 }
 
 /* sw_filter_ignored() with a configuration built from an environment. */
