@@ -365,12 +365,73 @@ fill_url(struct sw_span_rec *s, const char *host, const char *target)
   sw_strlcpyn(s->url + n, sizeof(s->url) - n, target, tl);
 }
 
-/* Fields every span of a request has, from the request head. */
+/* An absolute-form target ("http://[user@]host/path?q", sent to proxies)
+ * is split into its authority, without userinfo, and the origin-form
+ * rest. Anything else is returned as it is, with auth empty. */
+static const char *
+origin_form(const char *t, char *auth, size_t cap)
+{
+  auth[0] = '\0';
+  if (t[0] == '/' || t[0] == '*')
+    return t;
+  const char *p = strstr(t, "://");
+  if (!p || p - t > 8)
+    return t;
+  p += 3;
+  size_t alen = strcspn(p, "/?#");
+  const char *h = p;
+  for (const char *q = p; q < p + alen; q++)
+    if (*q == '@')
+      h = q + 1; /* userinfo ends at the last '@' of the authority */
+  sw_strlcpyn(auth, cap, h, (size_t)(p + alen - h));
+  return p[alen] ? p + alen : "/";
+}
+
+/* Removes "user[:password]@" from a host[:port] value. */
+static void
+strip_userinfo(char *h)
+{
+  char *at = strrchr(h, '@');
+  if (at)
+    memmove(h, at + 1, strlen(at + 1) + 1);
+}
+
+/* Safe mode: deletes the shortest "://...@" run's middle, like the Python
+ * agent's re.sub(r'://(.*?)@', '://', text), everywhere in s. */
+static void
+scrub_text(char *s)
+{
+  char *p = s;
+  while ((p = strstr(p, "://")) != NULL) {
+    char *q = p + 3;
+    char *at = strchr(q, '@');
+    if (!at)
+      return;
+    memmove(q, at + 1, strlen(at + 1) + 1);
+    p = q;
+  }
+}
+
+void
+sw_span_scrub(struct sw_span_rec *s)
+{
+  if (!cfg->log_safe_mode)
+    return;
+  scrub_text(s->url);
+  scrub_text(s->op);
+  scrub_text(s->errlog);
+}
+
+/* Fields every span of a request has, from the request head. Userinfo
+ * never reaches a span: not from an absolute-form target, not from a
+ * Host header. */
 static void
 span_common(struct sw_conn *c, const struct sw_h1_msg *m, int kind,
             int component, const char *peer)
 {
   struct sw_span_rec *s = &c->span;
+  char auth[SW_PEER_MAX];
+  const char *target = origin_form(m->target, auth, sizeof(auth));
   s->kind = (uint8_t)kind;
   s->layer = SW_LAYER_HTTP;
   s->component = component;
@@ -382,9 +443,15 @@ span_common(struct sw_conn *c, const struct sw_h1_msg *m, int kind,
   s->end_ms = 0;
   s->errlog[0] = '\0';
   sw_strlcpy(s->method, m->method, sizeof(s->method));
-  sw_strlcpyn(s->op, sizeof(s->op), m->target, path_len(m->target));
+  sw_strlcpyn(s->op, sizeof(s->op), target, path_len(target));
+  char host[SW_PEER_MAX];
+  sw_strlcpy(host, auth[0] ? auth : m->host[0] ? m->host : c->remote,
+             sizeof(host));
+  strip_userinfo(host);
+  if (kind == SW_SPAN_EXIT && (auth[0] || m->host[0]))
+    peer = host;
   sw_strlcpy(s->peer, peer, sizeof(s->peer));
-  fill_url(s, m->host[0] ? m->host : c->remote, m->target);
+  fill_url(s, host, target);
 }
 
 static void
@@ -403,8 +470,9 @@ start_entry(struct sw_conn *c)
                           memory_order_relaxed);
     atomic_store_explicit(&t->entry_gen, gen, memory_order_relaxed);
   }
-  char op[SW_OP_MAX];
-  sw_strlcpyn(op, sizeof(op), m->target, path_len(m->target));
+  char op[SW_OP_MAX], auth[SW_PEER_MAX];
+  const char *target = origin_form(m->target, auth, sizeof(auth));
+  sw_strlcpyn(op, sizeof(op), target, path_len(target));
   c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
   if (c->ignored) {
     SW_STAT_INC(requests_ignored);
@@ -483,12 +551,12 @@ static void
 open_exit(struct sw_conn *c, const struct sw_h1_msg *m, char *endpoint,
           size_t cap)
 {
-  char op[SW_OP_MAX];
-  sw_strlcpyn(op, sizeof(op), m->target, path_len(m->target));
+  char op[SW_OP_MAX], auth[SW_PEER_MAX];
+  const char *target = origin_form(m->target, auth, sizeof(auth));
+  sw_strlcpyn(op, sizeof(op), target, path_len(target));
   c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
   if (!c->ignored) {
-    span_common(c, m, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT,
-                m->host[0] ? m->host : c->remote);
+    span_common(c, m, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT, c->remote);
     c->ignored = (uint8_t)sw_conn_exit_identity(&c->span, endpoint, cap);
   }
   if (c->ignored)
@@ -534,6 +602,7 @@ finish_request(struct sw_conn *c)
       sw_strlcpy(s->errlog, "connection closed before a response",
                  sizeof(s->errlog));
   }
+  sw_span_scrub(s);
   sw_sink_span(s);
 }
 

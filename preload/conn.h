@@ -94,6 +94,10 @@ void sw_conn_send_done(int fd, const struct iovec *iov, int cnt,
 /* How many of k bytes sent were the application's. */
 size_t sw_conn_app_bytes(size_t app_before, size_t line_rest, size_t k);
 
+/* SW_AGENT_LOG_REPORTER_SAFE_MODE: scrubs "://user:pass@" from every
+ * text field of s. Call on every span before sw_sink_span(). */
+void sw_span_scrub(struct sw_span_rec *s);
+
 /* Provided by the runtime (or a unit test). */
 void sw_sink_span(const struct sw_span_rec *rec);
 /* The first connection of the process (or forked child) is tracked. */

@@ -97,6 +97,12 @@ log_fn(enum sw_log_level level, const char *fmt, ...)
 }
 
 static void
+mark_thread(void)
+{
+  sw_tls_busy = 1;
+}
+
+static void
 load_reporter(void)
 {
   static struct sw_reporter_env env;
@@ -118,6 +124,7 @@ load_reporter(void)
   env.log = log_fn;
   env.pid = (int)getpid();
   env.hostname = host;
+  env.mark_thread = mark_thread;
   int rc = ops->init(&env);
   if (rc != 0) {
     sw_log(SW_LOG_ERROR, "reporter init failed (%d): tracing data is dropped",

@@ -30,6 +30,10 @@ struct sw_reporter_env {
       __attribute__((format(printf, 2, 3)));
   int pid;
   const char *hostname;
+  /* Marks the calling thread as the agent's own for its whole life: its
+   * I/O is never traced. For threads a transport library starts itself
+   * (librdkafka's), from their thread-start callback. */
+  void (*mark_thread)(void);
 };
 
 struct sw_reporter_ops {

@@ -402,3 +402,26 @@ Test(conn, ignored_requests_make_no_spans, .init = setup_ignore)
   close(cfd);
   env_ignore_path = env_ignore_method = NULL;
 }
+
+Test(conn, userinfo_never_reaches_a_span)
+{
+  int fd = tcp_fd();
+  client_connect(fd);
+  out(fd, "GET http://bob:secret@proxy.example:3128/p/q?x=1 HTTP/1.1\r\n"
+          "Host: proxy.example:3128\r\n\r\n");
+  in(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  out(fd, "GET /r HTTP/1.1\r\nHost: eve:pw@h:81\r\n\r\n");
+  in(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 2);
+  cr_assert_str_eq(got[0].op, "/p/q");
+  cr_assert_str_eq(got[0].peer, "proxy.example:3128");
+  cr_assert_str_eq(got[0].url, "http://proxy.example:3128/p/q?x=1");
+  cr_assert_str_eq(got[1].peer, "h:81");
+  cr_assert_str_eq(got[1].url, "http://h:81/r");
+  for (int i = 0; i < 2; i++) {
+    cr_assert_null(strstr(got[i].url, "secret"));
+    cr_assert_null(strstr(got[i].url, "pw"));
+  }
+  sw_conn_on_close(fd);
+  close(fd);
+}
