@@ -28,7 +28,21 @@
  * with dlsym() (libcurl may be dlopen()ed after we start) and lets libcurl
  * allocate the copied header list. libswpreload.so does not link libcurl:
  * <curl/curl.h> is used for its types only. errno is preserved around our
- * bookkeeping; the caller gets libcurl's result unchanged. */
+ * bookkeeping; the caller gets libcurl's result unchanged.
+ *
+ * The table of handles is kept right even inside guarded calls (options
+ * set, handles duplicated or cleaned up from a libcurl callback): a stale
+ * header list pointer would be a use-after-free at the next transfer.
+ * Only tracing itself waits for an unguarded call.
+ *
+ * Limits: a handle first met after its options were set (created before
+ * the agent started, inside a callback, or while the table was full) is
+ * traced but gets no sw8, since its header list is unknown. Other schemes
+ * than http(s) are not traced. A program whose libcurl is another build
+ * than the reporter's (libcurl-gnutls next to libcurl) works: each call
+ * goes to the build its caller would have reached (see lib_of()). An
+ * object that has called libcurl through us is never unloaded: we keep a
+ * reference to it, so that its cached address range stays its own. */
 #include "sw_common.h"
 
 /* The type-checking macros of <curl/typecheck-gcc.h> would rename our
@@ -178,7 +192,164 @@ real_get(int id)
   return p;
 }
 
-#define REAL(N) ((sw_##N##_fn)real_get(SW_CURL_F_##N))
+/* Which libcurl a caller reaches. Without us, each object's references
+ * would bind to the libcurl of its own scope: the program's, the
+ * reporter's (dlopen()ed RTLD_LOCAL), libcurl's calls to itself. These can
+ * be different builds in one process (Debian's git helpers use
+ * libcurl-gnutls while the reporter uses libcurl), whose symbol versions
+ * keep them apart, but our unversioned definitions catch the calls of all.
+ * So a hook forwards to the build its caller's object would have reached:
+ * the object is found by the return address, and the function looked up
+ * in that object's own scope (dlsym() on its handle), else globally. */
+#define SW_CURL_CALLERS 16
+
+struct sw_curl_lib {
+  uintptr_t lo, hi; /* the caller object's mapped address range */
+  /* Its dlopen() handle. The reference is kept on purpose: an object we
+   * cache is never unmapped, so its range never names another one. */
+  void *handle;
+  _Atomic(void *) fn[SW_CURL_F_COUNT];
+};
+
+static struct sw_curl_lib libs[SW_CURL_CALLERS];
+static _Atomic int nlibs;
+static pthread_mutex_t lib_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* Both mutexes are held across fork() so that the child never inherits
+ * one locked by a thread that does not exist there. Never both at once
+ * otherwise, so the order here is free. */
+static void
+fork_prepare(void)
+{
+  pthread_mutex_lock(&lib_mu);
+  pthread_mutex_lock(&tab_mu);
+}
+
+static void
+fork_release(void)
+{
+  pthread_mutex_unlock(&tab_mu);
+  pthread_mutex_unlock(&lib_mu);
+}
+
+static void
+fork_register(void)
+{
+  pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
+struct obj_find {
+  uintptr_t addr;
+  uintptr_t lo, hi;
+  int found;
+  char name[512];
+};
+
+static int
+obj_find_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+  struct obj_find *f = data;
+  uintptr_t lo = UINTPTR_MAX, hi = 0;
+  int hit = 0;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD)
+      continue;
+    uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+    uintptr_t b = a + ph->p_memsz;
+    lo = a < lo ? a : lo;
+    hi = b > hi ? b : hi;
+    if (f->addr >= a && f->addr < b)
+      hit = 1;
+  }
+  if (!hit)
+    return 0;
+  const char *name = info->dlpi_name ? info->dlpi_name : "";
+  if (strlen(name) >= sizeof(f->name))
+    return 1; /* found, but cannot be reopened: global lookup */
+  sw_strlcpy(f->name, name, sizeof(f->name));
+  f->lo = lo;
+  f->hi = hi;
+  f->found = 1;
+  return 1;
+}
+
+static struct sw_curl_lib *
+lib_add(uintptr_t addr)
+{
+  struct obj_find f;
+  memset(&f, 0, sizeof(f));
+  f.addr = addr;
+  sw_tls_busy++;
+  dl_iterate_phdr(obj_find_cb, &f);
+  /* The program itself ("") reopens as the global scope, where dlsym()
+   * finds our own hook: real_for() then falls back to RTLD_NEXT. */
+  void *h = f.found ? dlopen(f.name[0] ? f.name : NULL,
+                             RTLD_LAZY | RTLD_NOLOAD)
+                    : NULL;
+  struct sw_curl_lib *l = NULL;
+  pthread_once(&fork_once, fork_register);
+  pthread_mutex_lock(&lib_mu);
+  int n = atomic_load_explicit(&nlibs, memory_order_relaxed);
+  for (int i = 0; i < n && !l; i++)
+    if (addr >= libs[i].lo && addr < libs[i].hi)
+      l = &libs[i]; /* another thread was first */
+  if (!l && f.found && n < SW_CURL_CALLERS) {
+    l = &libs[n];
+    l->lo = f.lo;
+    l->hi = f.hi;
+    l->handle = h;
+    h = NULL;
+    /* Release: the entry's fields are visible to whoever loads the new
+     * count with acquire in lib_of(). */
+    atomic_store_explicit(&nlibs, n + 1, memory_order_release);
+  }
+  pthread_mutex_unlock(&lib_mu);
+  if (h)
+    dlclose(h);
+  sw_tls_busy--;
+  return l;
+}
+
+/* The entry of the object holding addr; NULL (global lookup) when the
+ * table is full or the object unknown. */
+static struct sw_curl_lib *
+lib_of(const void *addr)
+{
+  uintptr_t a = (uintptr_t)addr;
+  int n = atomic_load_explicit(&nlibs, memory_order_acquire);
+  for (int i = 0; i < n; i++)
+    if (a >= libs[i].lo && a < libs[i].hi)
+      return &libs[i];
+  return lib_add(a);
+}
+
+static void *
+real_for(struct sw_curl_lib *l, int id)
+{
+  if (!l)
+    return real_get(id);
+  /* Acquire pairs with the release store below. */
+  void *p = atomic_load_explicit(&l->fn[id], memory_order_acquire);
+  if (SW_LIKELY(p != NULL))
+    return p;
+  if (l->handle) {
+    sw_tls_busy++;
+    p = dlsym(l->handle, real_names[id]);
+    if (p && in_self(p))
+      p = NULL;
+    sw_tls_busy--;
+  }
+  if (!p)
+    p = real_get(id);
+  if (p)
+    atomic_store_explicit(&l->fn[id], p, memory_order_release);
+  return p;
+}
+
+#define REAL(L, N) ((sw_##N##_fn)real_for((L), SW_CURL_F_##N))
 
 /* ---------------------------------------------------------- handle table */
 
@@ -190,6 +361,7 @@ struct sw_curl_slot {
    * the application's even if it never set one. */
   uint8_t known;
   uint8_t headers_seen;
+  uint8_t errbuf_seen;
   uint8_t httpreq; /* enum REQ_* */
   uint8_t nobody;
   uint8_t url_set;
@@ -222,24 +394,11 @@ struct sw_curl_state {
   struct sw_curl_slot slots[SW_CURL_SLOTS];
 };
 
-static pthread_mutex_t tab_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
-static struct sw_curl_state *st;
+static struct sw_curl_state *st; /* published by pthread_once */
 /* Slots in use: lets the guarded paths skip the table entirely while the
  * application has no handle. */
 static _Atomic uint32_t live;
-
-static void
-fork_prepare(void)
-{
-  pthread_mutex_lock(&tab_mu);
-}
-
-static void
-fork_release(void)
-{
-  pthread_mutex_unlock(&tab_mu);
-}
 
 static void
 tab_init(void)
@@ -254,9 +413,7 @@ tab_init(void)
   for (uint32_t i = 0; i < SW_CURL_SLOTS; i++)
     s->free_idx[i] = SW_CURL_SLOTS - 1 - i;
   s->nfree = SW_CURL_SLOTS;
-  /* The mutex is held across fork() so that the child never inherits it
-   * locked by a thread that does not exist there. */
-  pthread_atfork(fork_prepare, fork_release, fork_release);
+  pthread_once(&fork_once, fork_register);
   st = s;
 }
 
@@ -290,6 +447,7 @@ static void
 slot_clear_app(struct sw_curl_slot *s)
 {
   s->headers_seen = 0;
+  s->errbuf_seen = 0;
   s->httpreq = REQ_GET;
   s->nobody = 0;
   s->url_set = 0;
@@ -304,7 +462,7 @@ slot_clear_app(struct sw_curl_slot *s)
 static struct sw_curl_slot *
 slot_find(const void *key)
 {
-  if (!key || !st)
+  if (!key || !tab_ready())
     return NULL;
   pthread_mutex_lock(&tab_mu);
   uint32_t i = tab_pos(key);
@@ -354,7 +512,7 @@ slot_new(const void *key, int known, int fresh)
 static void
 slot_drop(const void *key)
 {
-  if (!key || !st)
+  if (!key || !tab_ready())
     return;
   pthread_mutex_lock(&tab_mu);
   uint32_t i = tab_pos(key);
@@ -388,7 +546,7 @@ slots_of_multi(CURLM *m, struct sw_curl_slot **out, const void **keys,
                int cap)
 {
   int n = 0;
-  if (!st)
+  if (!tab_ready())
     return 0;
   pthread_mutex_lock(&tab_mu);
   for (uint32_t i = 0; i < SW_CURL_TAB && n < cap; i++) {
@@ -544,12 +702,13 @@ has_sw8(const struct curl_slist *l)
 
 /* The URL this transfer will fetch, into buf. 0 or -1. */
 static int
-slot_url(struct sw_curl_slot *s, CURL *h, char *buf, size_t cap)
+slot_url(struct sw_curl_lib *L, struct sw_curl_slot *s, CURL *h, char *buf,
+         size_t cap)
 {
   if (s->curlu) {
     /* A CURLU takes precedence over CURLOPT_URL in libcurl. */
-    sw_curl_url_get_fn get = REAL(curl_url_get);
-    sw_curl_free_fn fr = REAL(curl_free);
+    sw_curl_url_get_fn get = REAL(L, curl_url_get);
+    sw_curl_free_fn fr = REAL(L, curl_free);
     char *t = NULL;
     if (!get || !fr || get(s->curlu, CURLUPART_URL, &t, 0) != CURLUE_OK ||
         !t)
@@ -563,7 +722,7 @@ slot_url(struct sw_curl_slot *s, CURL *h, char *buf, size_t cap)
     return buf[0] ? 0 : -1;
   }
   /* A handle met after its URL was set: the last transfer's URL. */
-  sw_curl_easy_getinfo_fn gi = REAL(curl_easy_getinfo);
+  sw_curl_easy_getinfo_fn gi = REAL(L, curl_easy_getinfo);
   char *t = NULL;
   if (!gi || gi(h, CURLINFO_EFFECTIVE_URL, &t) != CURLE_OK || !t || !t[0])
     return -1;
@@ -574,7 +733,8 @@ slot_url(struct sw_curl_slot *s, CURL *h, char *buf, size_t cap)
 /* Adds the sw8 header to the request: a new list, the application's
  * entries then ours. The application's own list is left as it is. */
 static void
-inject(struct sw_curl_slot *s, CURL *h, const char *parent_endpoint)
+inject(struct sw_curl_lib *L, struct sw_curl_slot *s, CURL *h,
+       const char *parent_endpoint)
 {
   char line[5 + SW8_MAX_LEN];
   const struct sw_span_rec *r = &s->rec;
@@ -583,9 +743,9 @@ inject(struct sw_curl_slot *s, CURL *h, const char *parent_endpoint)
                  r->span_id, sw_cfg->service, sw_cfg->instance,
                  parent_endpoint, r->peer) < 0)
     return;
-  sw_curl_slist_append_fn app = REAL(curl_slist_append);
-  sw_curl_slist_free_all_fn fr = REAL(curl_slist_free_all);
-  sw_curl_easy_setopt_fn so = REAL(curl_easy_setopt);
+  sw_curl_slist_append_fn app = REAL(L, curl_slist_append);
+  sw_curl_slist_free_all_fn fr = REAL(L, curl_slist_free_all);
+  sw_curl_easy_setopt_fn so = REAL(L, curl_easy_setopt);
   if (!app || !fr || !so)
     return;
   struct curl_slist *l = NULL;
@@ -614,7 +774,7 @@ fail:
  * it is added to, NULL for curl_easy_perform). Returns the slot when the
  * transfer is traced. */
 static struct sw_curl_slot *
-transfer_start(CURL *h, CURLM *m)
+transfer_start(struct sw_curl_lib *L, CURL *h, CURLM *m)
 {
   struct sw_curl_slot *s = slot_find(h);
   if (!s)
@@ -628,7 +788,7 @@ transfer_start(CURL *h, CURLM *m)
   char u[SW_CURL_URL_MAX];
   struct sw_span_rec *r = &s->rec;
   memset(r, 0, sizeof(*r));
-  if (slot_url(s, h, u, sizeof(u)) != 0 ||
+  if (slot_url(L, s, h, u, sizeof(u)) != 0 ||
       sw_curl_url_fields(u, s->port, sw_cfg->params_length_threshold,
                          r->peer, sizeof(r->peer), r->op, sizeof(r->op),
                          r->url, sizeof(r->url)) != 0)
@@ -650,11 +810,11 @@ transfer_start(CURL *h, CURLM *m)
    * handle's whole option history is known, or the list was set since. */
   if (sw_cfg->inject_headers && (s->known || s->headers_seen) &&
       !has_sw8(s->app_headers))
-    inject(s, h, parent_endpoint);
+    inject(L, s, h, parent_endpoint);
   /* libcurl's own error text is better than curl_easy_strerror(): lend
-   * the handle a buffer when the application has none. */
-  if (!s->app_errbuf) {
-    sw_curl_easy_setopt_fn so = REAL(curl_easy_setopt);
+   * the handle a buffer when the application surely has none. */
+  if ((s->known || s->errbuf_seen) && !s->app_errbuf) {
+    sw_curl_easy_setopt_fn so = REAL(L, curl_easy_setopt);
     s->errbuf[0] = '\0';
     if (so && so(h, CURLOPT_ERRORBUFFER, s->errbuf) == CURLE_OK)
       s->errbuf_ours = 1;
@@ -670,9 +830,10 @@ transfer_start(CURL *h, CURLM *m)
 /* Gives the handle back its own options and frees our header list. With
  * gone set the handle is being destroyed: nothing is set on it. */
 static void
-transfer_restore(struct sw_curl_slot *s, CURL *h, int gone)
+transfer_restore(struct sw_curl_lib *L, struct sw_curl_slot *s, CURL *h,
+                 int gone)
 {
-  sw_curl_easy_setopt_fn so = REAL(curl_easy_setopt);
+  sw_curl_easy_setopt_fn so = REAL(L, curl_easy_setopt);
   if (!gone && so) {
     if (s->ours)
       so(h, CURLOPT_HTTPHEADER, s->app_headers);
@@ -680,7 +841,7 @@ transfer_restore(struct sw_curl_slot *s, CURL *h, int gone)
       so(h, CURLOPT_ERRORBUFFER, s->app_errbuf);
   }
   if (s->ours) {
-    sw_curl_slist_free_all_fn fr = REAL(curl_slist_free_all);
+    sw_curl_slist_free_all_fn fr = REAL(L, curl_slist_free_all);
     if (fr)
       fr(s->ours);
     s->ours = NULL;
@@ -692,13 +853,14 @@ transfer_restore(struct sw_curl_slot *s, CURL *h, int gone)
  * transfer was taken away before its result was read (removed from its
  * multi, or the handle cleaned up). */
 static void
-transfer_finish(struct sw_curl_slot *s, CURL *h, CURLcode code, int have_code)
+transfer_finish(struct sw_curl_lib *L, struct sw_curl_slot *s, CURL *h,
+                CURLcode code, int have_code)
 {
   struct sw_span_rec *r = &s->rec;
   atomic_store_explicit(&s->active, 0, memory_order_relaxed);
   atomic_store_explicit(&s->multi, NULL, memory_order_relaxed);
   r->end_ms = sw_now_ms();
-  sw_curl_easy_getinfo_fn gi = REAL(curl_easy_getinfo);
+  sw_curl_easy_getinfo_fn gi = REAL(L, curl_easy_getinfo);
   long status = 0;
   char *method = NULL;
   if (gi && gi(h, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
@@ -717,7 +879,7 @@ transfer_finish(struct sw_curl_slot *s, CURL *h, CURLcode code, int have_code)
       sw_strlcpyn(r->errlog, sizeof(r->errlog), eb,
                   strnlen(eb, CURL_ERROR_SIZE));
     } else {
-      sw_curl_easy_strerror_fn se = REAL(curl_easy_strerror);
+      sw_curl_easy_strerror_fn se = REAL(L, curl_easy_strerror);
       const char *t = se ? se(code) : NULL;
       snprintf(r->errlog, sizeof(r->errlog), "%s", t ? t : "transfer failed");
     }
@@ -736,7 +898,8 @@ transfer_finish(struct sw_curl_slot *s, CURL *h, CURLcode code, int have_code)
 static inline int
 passthrough(void)
 {
-  return sw_tls_busy || !atomic_load_explicit(&sw_active, memory_order_acquire);
+  return sw_tls_busy ||
+         !atomic_load_explicit(&sw_active, memory_order_acquire);
 }
 
 /* The guarded paths still keep the table right for handles the
@@ -752,7 +915,8 @@ watching(void)
 SW_EXPORT CURL *
 curl_easy_init(void)
 {
-  sw_curl_easy_init_fn f = REAL(curl_easy_init);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_easy_init_fn f = REAL(L, curl_easy_init);
   if (!f)
     return NULL;
   if (passthrough())
@@ -770,7 +934,8 @@ curl_easy_init(void)
 SW_EXPORT CURL *
 curl_easy_duphandle(CURL *src)
 {
-  sw_curl_easy_duphandle_fn f = REAL(curl_easy_duphandle);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_easy_duphandle_fn f = REAL(L, curl_easy_duphandle);
   if (!f)
     return NULL;
   int busy = passthrough();
@@ -784,7 +949,7 @@ curl_easy_duphandle(CURL *src)
     /* The copy took the source's current options, ours included while a
      * transfer runs: give it the application's instead, since our list
      * dies with that transfer. */
-    sw_curl_easy_setopt_fn so = REAL(curl_easy_setopt);
+    sw_curl_easy_setopt_fn so = REAL(L, curl_easy_setopt);
     if (so && s->ours)
       so(h, CURLOPT_HTTPHEADER, s->app_headers);
     if (so && s->errbuf_ours)
@@ -793,6 +958,7 @@ curl_easy_duphandle(CURL *src)
     if (d) {
       d->known = s->known;
       d->headers_seen = s->headers_seen;
+      d->errbuf_seen = s->errbuf_seen;
       d->httpreq = s->httpreq;
       d->nobody = s->nobody;
       d->url_set = s->url_set;
@@ -805,7 +971,7 @@ curl_easy_duphandle(CURL *src)
       if (s->curlu) {
         /* Keep the URL it names as a plain one. */
         char u[SW_CURL_URL_MAX];
-        if (slot_url(s, src, u, sizeof(u)) == 0) {
+        if (slot_url(L, s, src, u, sizeof(u)) == 0) {
           sw_strlcpy(d->url, u, sizeof(d->url));
           d->url_set = 1;
         }
@@ -823,7 +989,8 @@ curl_easy_duphandle(CURL *src)
 SW_EXPORT void
 curl_easy_reset(CURL *h)
 {
-  sw_curl_easy_reset_fn f = REAL(curl_easy_reset);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_easy_reset_fn f = REAL(L, curl_easy_reset);
   if (!f)
     return;
   int busy = passthrough();
@@ -849,7 +1016,8 @@ curl_easy_reset(CURL *h)
 SW_EXPORT void
 curl_easy_cleanup(CURL *h)
 {
-  sw_curl_easy_cleanup_fn f = REAL(curl_easy_cleanup);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_easy_cleanup_fn f = REAL(L, curl_easy_cleanup);
   if (!f)
     return;
   if (passthrough() && !watching()) {
@@ -860,13 +1028,13 @@ curl_easy_cleanup(CURL *h)
   sw_tls_busy++;
   struct sw_curl_slot *s = slot_find(h);
   if (s && atomic_load_explicit(&s->active, memory_order_relaxed))
-    transfer_finish(s, h, CURLE_OK, 0);
+    transfer_finish(L, s, h, CURLE_OK, 0);
   errno = saved;
   f(h);
   saved = errno;
   if (s) {
     /* libcurl no longer holds our list: free it with the slot. */
-    transfer_restore(s, h, 1);
+    transfer_restore(L, s, h, 1);
     slot_drop(h);
   }
   errno = saved;
@@ -902,6 +1070,7 @@ record_option(struct sw_curl_slot *s, CURLoption opt, long l, void *p)
     break;
   case CURLOPT_ERRORBUFFER:
     s->app_errbuf = p;
+    s->errbuf_seen = 1;
     break;
   case CURLOPT_CUSTOMREQUEST:
     if (p)
@@ -962,7 +1131,8 @@ recorded(CURLoption opt)
 SW_EXPORT CURLcode
 curl_easy_setopt(CURL *h, CURLoption opt, ...)
 {
-  sw_curl_easy_setopt_fn f = REAL(curl_easy_setopt);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_easy_setopt_fn f = REAL(L, curl_easy_setopt);
   va_list ap;
   long l = 0;
   void *p = NULL;
@@ -1018,21 +1188,22 @@ curl_easy_setopt(CURL *h, CURLoption opt, ...)
 SW_EXPORT CURLcode
 curl_easy_perform(CURL *h)
 {
-  sw_curl_easy_perform_fn f = REAL(curl_easy_perform);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_easy_perform_fn f = REAL(L, curl_easy_perform);
   if (!f)
     return CURLE_FAILED_INIT;
   if (passthrough())
     return f(h);
   int saved = errno;
   sw_tls_busy++;
-  struct sw_curl_slot *s = transfer_start(h, NULL);
+  struct sw_curl_slot *s = transfer_start(L, h, NULL);
   errno = saved;
   /* Guarded: the sockets libcurl uses are not traced a second time. */
   CURLcode rc = f(h);
   saved = errno;
   if (s) {
-    transfer_finish(s, h, rc, 1);
-    transfer_restore(s, h, 0);
+    transfer_finish(L, s, h, rc, 1);
+    transfer_restore(L, s, h, 0);
   }
   errno = saved;
   sw_tls_busy--;
@@ -1042,14 +1213,15 @@ curl_easy_perform(CURL *h)
 SW_EXPORT CURLMcode
 curl_multi_add_handle(CURLM *m, CURL *h)
 {
-  sw_curl_multi_add_handle_fn f = REAL(curl_multi_add_handle);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_add_handle_fn f = REAL(L, curl_multi_add_handle);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough())
     return f(m, h);
   int saved = errno;
   sw_tls_busy++;
-  struct sw_curl_slot *s = m ? transfer_start(h, m) : NULL;
+  struct sw_curl_slot *s = m ? transfer_start(L, h, m) : NULL;
   errno = saved;
   CURLMcode rc = f(m, h);
   saved = errno;
@@ -1059,7 +1231,7 @@ curl_multi_add_handle(CURLM *m, CURL *h)
      * segment then closes on the reporter's grace timer. */
     atomic_store_explicit(&s->active, 0, memory_order_relaxed);
     atomic_store_explicit(&s->multi, NULL, memory_order_relaxed);
-    transfer_restore(s, h, 0);
+    transfer_restore(L, s, h, 0);
   }
   errno = saved;
   sw_tls_busy--;
@@ -1080,7 +1252,8 @@ running_in(CURLM *m, CURL *h)
 SW_EXPORT CURLMcode
 curl_multi_remove_handle(CURLM *m, CURL *h)
 {
-  sw_curl_multi_remove_handle_fn f = REAL(curl_multi_remove_handle);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_remove_handle_fn f = REAL(L, curl_multi_remove_handle);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough() && !watching())
@@ -1090,8 +1263,8 @@ curl_multi_remove_handle(CURLM *m, CURL *h)
   int saved = errno;
   struct sw_curl_slot *s = m ? running_in(m, h) : NULL;
   if (s && rc == CURLM_OK) {
-    transfer_finish(s, h, CURLE_OK, 0);
-    transfer_restore(s, h, 0);
+    transfer_finish(L, s, h, CURLE_OK, 0);
+    transfer_restore(L, s, h, 0);
   }
   errno = saved;
   sw_tls_busy--;
@@ -1101,7 +1274,8 @@ curl_multi_remove_handle(CURLM *m, CURL *h)
 SW_EXPORT CURLMsg *
 curl_multi_info_read(CURLM *m, int *left)
 {
-  sw_curl_multi_info_read_fn f = REAL(curl_multi_info_read);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_info_read_fn f = REAL(L, curl_multi_info_read);
   if (!f) {
     if (left)
       *left = 0;
@@ -1117,8 +1291,8 @@ curl_multi_info_read(CURLM *m, int *left)
   if (msg && msg->msg == CURLMSG_DONE) {
     struct sw_curl_slot *s = running_in(m, msg->easy_handle);
     if (s) {
-      transfer_finish(s, msg->easy_handle, msg->data.result, 1);
-      transfer_restore(s, msg->easy_handle, 0);
+      transfer_finish(L, s, msg->easy_handle, msg->data.result, 1);
+      transfer_restore(L, s, msg->easy_handle, 0);
     }
   }
   errno = saved;
@@ -1129,7 +1303,8 @@ curl_multi_info_read(CURLM *m, int *left)
 SW_EXPORT CURLMcode
 curl_multi_cleanup(CURLM *m)
 {
-  sw_curl_multi_cleanup_fn f = REAL(curl_multi_cleanup);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_cleanup_fn f = REAL(L, curl_multi_cleanup);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough() && !watching())
@@ -1147,8 +1322,8 @@ curl_multi_cleanup(CURLM *m)
   do {
     n = m ? slots_of_multi(m, found, keys, (int)SW_ARRAY_LEN(found)) : 0;
     for (int i = 0; i < n; i++) {
-      transfer_finish(found[i], (CURL *)keys[i], CURLE_OK, 0);
-      transfer_restore(found[i], (CURL *)keys[i], 0);
+      transfer_finish(L, found[i], (CURL *)keys[i], CURLE_OK, 0);
+      transfer_restore(L, found[i], (CURL *)keys[i], 0);
     }
   } while (n == (int)SW_ARRAY_LEN(found));
   errno = saved;
@@ -1162,7 +1337,8 @@ curl_multi_cleanup(CURLM *m)
 SW_EXPORT CURLMcode
 curl_multi_perform(CURLM *m, int *running)
 {
-  sw_curl_multi_perform_fn f = REAL(curl_multi_perform);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_perform_fn f = REAL(L, curl_multi_perform);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough())
@@ -1176,7 +1352,8 @@ curl_multi_perform(CURLM *m, int *running)
 SW_EXPORT CURLMcode
 curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev, int *running)
 {
-  sw_curl_multi_socket_action_fn f = REAL(curl_multi_socket_action);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_socket_action_fn f = REAL(L, curl_multi_socket_action);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough())
@@ -1193,7 +1370,8 @@ curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev, int *running)
 SW_EXPORT CURLMcode
 (curl_multi_socket)(CURLM *m, curl_socket_t s, int *running)
 {
-  sw_curl_multi_socket_fn f = REAL(curl_multi_socket);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_socket_fn f = REAL(L, curl_multi_socket);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough())
@@ -1207,7 +1385,8 @@ SW_EXPORT CURLMcode
 SW_EXPORT CURLMcode
 curl_multi_socket_all(CURLM *m, int *running)
 {
-  sw_curl_multi_socket_all_fn f = REAL(curl_multi_socket_all);
+  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
+  sw_curl_multi_socket_all_fn f = REAL(L, curl_multi_socket_all);
   if (!f)
     return CURLM_INTERNAL_ERROR;
   if (passthrough())

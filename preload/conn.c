@@ -171,8 +171,23 @@ sw_format_addr(char *out, size_t cap, const struct sockaddr *sa,
 
 /* ------------------------------------------------------------------ slots */
 
+static struct sw_conn *lock_fd_any(int fd);
+
 static struct sw_conn *
 lock_fd(int fd)
+{
+  struct sw_conn *c = lock_fd_any(fd);
+  if (c && c->dead) {
+    atomic_store_explicit(&c->lock, 0, memory_order_release);
+    return NULL;
+  }
+  return c;
+}
+
+/* Like lock_fd(), but also hands out a connection that is no longer
+ * traced: an sw8 line already partly sent must still be finished. */
+static struct sw_conn *
+lock_fd_any(int fd)
 {
   if ((unsigned)fd >= sw_conn_map_len)
     return NULL;
@@ -189,7 +204,7 @@ lock_fd(int fd)
     SW_STAT_INC(conns_contended);
     return NULL;
   }
-  if (c->fd != fd || c->dead) {
+  if (c->fd != fd) {
     atomic_store_explicit(&c->lock, 0, memory_order_release);
     return NULL;
   }
@@ -549,7 +564,7 @@ sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
 /* Opens the exit span of the request head m, or marks it ignored. */
 static void
 open_exit(struct sw_conn *c, const struct sw_h1_msg *m, char *endpoint,
-          size_t cap)
+          size_t cap, int count)
 {
   char op[SW_OP_MAX], auth[SW_PEER_MAX];
   const char *target = origin_form(m->target, auth, sizeof(auth));
@@ -559,7 +574,7 @@ open_exit(struct sw_conn *c, const struct sw_h1_msg *m, char *endpoint,
     span_common(c, m, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT, c->remote);
     c->ignored = (uint8_t)sw_conn_exit_identity(&c->span, endpoint, cap);
   }
-  if (c->ignored)
+  if (c->ignored && count)
     SW_STAT_INC(requests_ignored);
 }
 
@@ -573,7 +588,7 @@ start_exit(struct sw_conn *c)
     c->ident_ready = 0;
     return;
   }
-  open_exit(c, &c->req.msg, NULL, 0);
+  open_exit(c, &c->req.msg, NULL, 0, 1);
 }
 
 static void
@@ -765,13 +780,23 @@ sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
                      struct iovec *out, int *nout, size_t *app_before,
                      size_t *line_rest)
 {
-  struct sw_conn *c = lock_fd(fd);
+  struct sw_conn *c = lock_fd_any(fd);
   if (!c)
     return 0;
   int want = 0;
-  if (c->role != ROLE_CLIENT || cnt > SW_INJECT_MAX_IOV)
+  if (c->role != ROLE_CLIENT)
     goto out;
+  if (c->inj_on && cnt > SW_INJECT_MAX_IOV) {
+    /* A line is due: send the first entries only (a shorter write is
+     * legal), never the application's bytes without the line. */
+    cnt = SW_INJECT_MAX_IOV;
+    n = 0;
+    for (int i = 0; i < cnt; i++)
+      n += iov[i].iov_len;
+  }
   if (!c->inj_on) {
+    if (c->dead || cnt > SW_INJECT_MAX_IOV)
+      goto out;
     /* Only a complete head at the very start of a request, written in one
      * call, with no sw8 of its own (an SDK in the app) is touched. */
     if (!cfg->inject_headers || c->span_open || c->untraced ||
@@ -797,7 +822,8 @@ sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
       goto out;
     char endpoint[SW_OP_MAX];
     c->req_start_ms = sw_now_ms();
-    open_exit(c, &scratch.msg, endpoint, sizeof(endpoint));
+    /* Not counted here: start_exit() sees the same head and counts. */
+    open_exit(c, &scratch.msg, endpoint, sizeof(endpoint), 0);
     if (c->ignored) {
       c->ignored = 0;
       goto out; /* start_exit will find it ignored again */
@@ -828,7 +854,7 @@ void
 sw_conn_send_done(int fd, const struct iovec *iov, int cnt,
                   size_t app_before, size_t k)
 {
-  struct sw_conn *c = lock_fd(fd);
+  struct sw_conn *c = lock_fd_any(fd);
   if (!c)
     return;
   if (c->inj_on) {

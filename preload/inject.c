@@ -50,12 +50,16 @@ sw_inject_compose(const struct sw_inject *ij, const struct iovec *iov,
                   int cnt, size_t n, struct iovec *out, size_t *app_before)
 {
   size_t before = ij->at >= ij->pos ? ij->at - ij->pos : 0;
+  /* The line belongs in this write only when the insertion point falls
+   * inside it (or right after its last byte); a retry shorter than the
+   * rest of the head carries application bytes only. */
+  int line_here = before <= n;
   if (before > n)
     before = n;
   *app_before = before;
   int k = 0;
   size_t off = 0; /* application bytes placed so far */
-  int line_done = !sw_inject_pending(ij);
+  int line_done = !sw_inject_pending(ij) || !line_here;
   for (int i = 0; i < cnt && off < n; i++) {
     const char *p = iov[i].iov_base;
     size_t len = iov[i].iov_len;

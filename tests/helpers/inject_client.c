@@ -10,6 +10,11 @@
  *     -B BYTES    request body of this many bytes (a POST)
  *     -p PATH     request target (/inject)
  *     -r N        N requests one after another on the same connection (1)
+ *     -c BYTES    once a call has taken some of a request, write at most
+ *                 this many bytes per call (a writer with a fixed chunk)
+ *     -q N        writev/sendmsg: the body in N entries, of which the first
+ *                 call carries only one (an output queue that grows while
+ *                 it is written, as in a streaming upload)
  *     -S          write the head in two calls (the first without the blank
  *                 line): the agent must leave such a head alone
  *     -a VALUE    the application's own "sw8: VALUE" header
@@ -45,6 +50,10 @@ enum { M_WRITE, M_SEND, M_SENDTO, M_WRITEV, M_SENDMSG };
 
 static int mode = M_WRITE;
 static int nonblock;
+static size_t chunk;
+static int first_limit; /* entries in a request's first call (0: all) */
+
+#define MAX_IOV 1024
 static unsigned long ncalls, npartial, neagain;
 
 static void
@@ -103,6 +112,7 @@ send_once(int fd, struct iovec *v, int cnt)
 static void
 send_all(int fd, struct iovec *v, int cnt)
 {
+  int started = 0;
   while (cnt > 0) {
     if (v[0].iov_len == 0) {
       v++;
@@ -110,10 +120,24 @@ send_all(int fd, struct iovec *v, int cnt)
       continue;
     }
     int use = mode == M_WRITEV || mode == M_SENDMSG ? cnt : 1;
+    if (!started && first_limit && use > first_limit)
+      use = first_limit;
+    /* What this call passes: v[0..use), cut to the chunk size. */
+    struct iovec w[MAX_IOV];
     size_t asked = 0;
-    for (int i = 0; i < use; i++)
-      asked += v[i].iov_len;
-    ssize_t r = send_once(fd, v, use);
+    int nw = 0;
+    for (int i = 0; i < use && nw < MAX_IOV; i++) {
+      size_t len = v[i].iov_len;
+      if (started && chunk) {
+        if (asked == chunk)
+          break;
+        if (len > chunk - asked)
+          len = chunk - asked;
+      }
+      w[nw++] = (struct iovec){v[i].iov_base, len};
+      asked += len;
+    }
+    ssize_t r = send_once(fd, w, nw);
     ncalls++;
     if (r < 0) {
       if (errno == EINTR)
@@ -140,6 +164,7 @@ send_all(int fd, struct iovec *v, int cnt)
     }
     if ((size_t)r < asked)
       npartial++;
+    started = 1;
     size_t k = (size_t)r;
     while (k > 0) {
       size_t t = k < v[0].iov_len ? k : v[0].iov_len;
@@ -240,17 +265,18 @@ usage(void)
 {
   fprintf(stderr, "usage: inject_client [-m write|send|sendto|writev|"
                   "sendmsg] [-n] [-b SNDBUF] [-t MS] [-P PAD] [-B BODY] "
-                  "[-p PATH] [-r N] [-S] [-a SW8] [-o FILE] PORT\n");
+                  "[-p PATH] [-r N] [-c CHUNK] [-q N] [-S] [-a SW8] "
+                  "[-o FILE] PORT\n");
   exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-  int sndbuf = 0, timeo = 0, nreq = 1, split = 0, opt;
+  int sndbuf = 0, timeo = 0, nreq = 1, split = 0, nbody = 1, opt;
   size_t pad = 0, body_len = 0;
   const char *path = "/inject", *app_sw8 = NULL, *out_path = NULL;
-  while ((opt = getopt(argc, argv, "m:nb:t:P:B:p:r:Sa:o:")) != -1) {
+  while ((opt = getopt(argc, argv, "m:nb:t:P:B:p:r:c:q:Sa:o:")) != -1) {
     switch (opt) {
     case 'm':
       if (!strcmp(optarg, "write"))
@@ -287,6 +313,13 @@ main(int argc, char **argv)
     case 'r':
       nreq = atoi(optarg);
       break;
+    case 'c':
+      chunk = strtoul(optarg, NULL, 10);
+      break;
+    case 'q':
+      nbody = atoi(optarg);
+      first_limit = 4;
+      break;
     case 'S':
       split = 1;
       break;
@@ -300,7 +333,7 @@ main(int argc, char **argv)
       usage();
     }
   }
-  if (optind + 1 != argc || nreq < 1)
+  if (optind + 1 != argc || nreq < 1 || nbody < 1 || nbody > MAX_IOV - 3)
     usage();
   int port = atoi(argv[optind]);
 
@@ -352,12 +385,18 @@ main(int argc, char **argv)
       send_all(fd, b, 2);
     } else {
       size_t c1 = n / 3, c2 = n - 3; /* c2 cuts the final CRLF CRLF */
-      struct iovec v[4] = {{head, c1},
-                           {head + c1, c2 - c1},
-                           {head + c2, n - c2},
-                           {body, body_len}};
+      static struct iovec v[MAX_IOV];
+      v[0] = (struct iovec){head, c1};
+      v[1] = (struct iovec){head + c1, c2 - c1};
+      v[2] = (struct iovec){head + c2, n - c2};
+      /* The body in nbody entries of about the same size. */
+      for (int i = 0; i < nbody; i++) {
+        size_t from = body_len * (size_t)i / (size_t)nbody;
+        size_t to = body_len * (size_t)(i + 1) / (size_t)nbody;
+        v[3 + i] = (struct iovec){body + from, to - from};
+      }
       if (mode == M_WRITEV || mode == M_SENDMSG) {
-        send_all(fd, v, 4);
+        send_all(fd, v, 3 + nbody);
       } else {
         /* The single-buffer calls get the whole request as one buffer,
          * so that the head and the start of the body go in one call. */

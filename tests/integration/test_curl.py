@@ -287,3 +287,89 @@ def test_multi_failed_transfer_has_error_text(collector, upstream):
     assert down["isError"] is True
     kv = {d["key"]: d["value"] for d in down["logs"][0]["data"]}
     assert "connect" in kv["message"].lower()
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def test_exit_joins_the_entry_being_served(collector, upstream, procs):
+    """A server that calls libcurl while serving: the exit is a child of
+    the entry (same segment), and the upstream's sw8 names it."""
+    app = procs.start([os.path.join(BUILD_DIR, "curl_easy_app"),
+                       upstream.url(""), "2"],
+                      env=sw_env(collector, "srvapp"),
+                      stdout=subprocess.PIPE)
+    port = int(app.stdout.readline())
+    caller_trace = "c0ffee" * 5 + "00"
+    theirs = "-".join(["1", b64(caller_trace), b64("s" * 32), "3",
+                       b64("caller"), b64("inst"), b64("/c"),
+                       b64("127.0.0.1:%d" % port)])
+    import http.client
+    for path, hdrs in (("/in/0", {"sw8": theirs}), ("/in/1", {})):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", path, headers=hdrs)
+        assert conn.getresponse().status == 200
+        conn.close()
+    assert app.wait(60) == 0
+    wait_until(lambda: len(collector.segments()) >= 2, timeout=60,
+               what="2 segments")
+    segs = {s["spans"][0]["operationName"]: s for s in collector.segments()
+            if s.get("service") == "srvapp"}
+    by_path = {q["path"]: q for q in upstream.requests}
+    for path in ("/in/0", "/in/1"):
+        seg = segs[path]
+        spans = {sp.get("spanId", 0): sp for sp in seg["spans"]}
+        assert sorted(spans) == [0, 1]
+        assert spans[0].get("spanType", "Entry") == "Entry"
+        ex = spans[1]
+        assert ex["spanType"] == "Exit" and ex.get("parentSpanId", 0) == 0
+        assert ex["componentId"] == CURL_COMPONENT
+        assert ex["operationName"] == path
+        d = decode_sw8(by_path[path]["sw8"][0])
+        assert d["trace"] == seg["traceId"]
+        assert d["segment"] == seg["traceSegmentId"]
+        assert d["span"] == 1
+        assert d["endpoint"] == path  # the entry's operation name
+        assert d["service"] == "srvapp"
+        assert d["peer"] == "127.0.0.1:%d" % upstream.port
+    # The caller's trace id was adopted and passed on.
+    assert segs["/in/0"]["traceId"] == caller_trace
+    assert segs["/in/1"]["traceId"] != caller_trace
+
+
+def git_http_helper():
+    """git's HTTP helper, when git is installed."""
+    import shutil
+    git = shutil.which("git")
+    if not git:
+        return None
+    r = subprocess.run([git, "--exec-path"], capture_output=True, text=True)
+    path = os.path.join(r.stdout.strip(), "git-remote-http")
+    return git if os.path.exists(path) else None
+
+
+@pytest.mark.skipif(git_http_helper() is None, reason="git is not installed")
+def test_program_with_another_libcurl_build(collector, upstream):
+    """Debian's git helpers use libcurl-gnutls while the reporter uses
+    libcurl: each caller must reach its own build, so the program is traced
+    and the reporter still delivers."""
+    env = sw_env(collector, "gitcli", SW_AGENT_LOGGING_LEVEL="debug",
+                 SW_AGENT_FLUSH_TIMEOUT_MS="30000")
+    r = run([git_http_helper(), "ls-remote", upstream.url("/repo.git")], env)
+    # The upstream is no git server: git fails its own way, unharmed.
+    assert r.returncode == 128, r.stderr
+    assert b"not valid" in r.stderr or b"not found" in r.stderr, r.stderr
+    spans = exits(collector, "gitcli", 1)
+    seg, sp = spans[0]
+    assert sp["componentId"] == CURL_COMPONENT
+    assert sp["operationName"] == "/repo.git/info/refs"
+    assert tags(sp)["http.status_code"] == "200"
+    q = upstream.requests[0]
+    check_sw8(q["sw8"][0], seg, sp, "gitcli", upstream.port)
+    # The reporter's own libcurl calls reached its own build: the exit
+    # flush logs its counters, with the segment acknowledged and no error.
+    stats = [l for l in r.stderr.decode().splitlines() if "stats:" in l]
+    assert stats, r.stderr
+    assert "segments_sent=1 " in stats[-1], stats[-1]
+    assert "backend_errors=0" in stats[-1], stats[-1]
