@@ -152,6 +152,7 @@ drop_oldest_queued(struct sw_asm *a)
 
   if (s) {
     sw_seg_free(s);
+    a->dropped_full++;
     STAT_ADD(a, segments_dropped, 1);
   }
 }
@@ -196,6 +197,7 @@ finish(struct sw_asm *a, struct sw_seg *s)
   unlink_open(a, s);
   if (!s->has_root) {
     sw_seg_free(s);
+    a->dropped_noroot++;
     STAT_ADD(a, segments_dropped, 1);
     return;
   }
@@ -247,6 +249,7 @@ sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
   if (!s) {
     s = new_open(a, h, now_ms);
     if (!s) {
+      a->dropped_nomem++;
       STAT_ADD(a, segments_dropped, 1);
       return;
     }

@@ -60,6 +60,10 @@ struct sw_asm {
   uint32_t nqueued;
   size_t qbytes;
   int64_t next_deadline;       /* earliest open deadline, INT64_MAX if none */
+  /* Why segments were dropped here (each also counts in
+   * stats->segments_dropped): the queue was full (the oldest goes), the
+   * root never came, or memory ran out. */
+  uint64_t dropped_full, dropped_noroot, dropped_nomem;
 };
 
 /* The defaults: 4096 open, 10000 queued within 32 MB, 1024 spans per

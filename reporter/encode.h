@@ -2,7 +2,9 @@
  *
  * Every function appends one serialized message (no framing) to a
  * buffer, so a transport can put its own framing around it (gRPC's
- * 5-byte prefix) or send it as is (a Kafka record value). */
+ * 5-byte prefix) or send it as is (a Kafka record value). Strings that
+ * are not valid UTF-8 are packed with U+FFFD for each invalid byte
+ * (utf8.h): the backend would reject the message otherwise. */
 #ifndef SW_REPORTER_ENCODE_H
 #define SW_REPORTER_ENCODE_H
 

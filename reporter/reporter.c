@@ -10,6 +10,11 @@
  * minute, with a count. flush() finishes what is open and sends all of
  * it in one go within the caller's deadline.
  *
+ * The transport is chosen by SW_AGENT_PROTOCOL (xport.h). An
+ * asynchronous one (Kafka) only queues in tick(); its delivery reports
+ * are collected by polling it every tick, and flush() waits for its
+ * queue within the deadline.
+ *
  * Everything runs on the preload object's reporter thread, so the state
  * below needs no locks. */
 #include "sw_common.h"
@@ -34,6 +39,13 @@
 /* consume() runs the tick itself when tick() was not called for this
  * long: a caller that drains a busy ring may not get to tick() at all. */
 #define TICK_STARVED_MS 100
+/* How often the drop breakdown is logged at DEBUG (when it changed). */
+#define DROPLOG_MS 60000
+
+/* What a failure or a success is about: each has its own error state, so
+ * a heartbeat that gets through does not announce a recovery while
+ * segments still fail. */
+enum channel { CH_SEGMENTS, CH_HEARTBEAT, CH_COUNT };
 
 struct backoff {
   int64_t retry_ms; /* nothing is tried before this */
@@ -58,8 +70,14 @@ static struct {
 
   int64_t err_logged_ms;
   uint64_t err_unlogged;
-  int in_error;
+  int in_error[CH_COUNT];
   int64_t last_tick_ms;
+
+  /* Segments dropped here, by reason (the assembler keeps its own). */
+  uint64_t dropped_backend; /* in a call that failed */
+  uint64_t dropped_exit;    /* still queued when flush() gave up */
+  uint64_t droplog_total;   /* segments_dropped when last logged */
+  int64_t droplog_ms;
 } R;
 
 /* sw_protocol_name() lives in the preload object, which this one does
@@ -80,8 +98,10 @@ protocol_name(enum sw_protocol p)
   return "unknown";
 }
 
+/* After a failure: 1 s, then 2, 4, 8, 16, 32 and 60 s from then on. The
+ * schedule is logged at DEBUG, one line per failure. */
 static void
-backoff_fail(struct backoff *b, int64_t now)
+backoff_fail(struct backoff *b, int64_t now, const char *what)
 {
   if (b->wait_ms == 0)
     b->wait_ms = SW_REP_BACKOFF_MIN_MS;
@@ -90,6 +110,8 @@ backoff_fail(struct backoff *b, int64_t now)
   else
     b->wait_ms = SW_REP_BACKOFF_MAX_MS;
   b->retry_ms = now + b->wait_ms;
+  R.env.log(SW_LOG_DEBUG, "reporter: %s: next try in %d ms", what,
+            b->wait_ms);
 }
 
 static void
@@ -99,13 +121,14 @@ backoff_ok(struct backoff *b)
   b->retry_ms = 0;
 }
 
-/* Counts a failed call and logs it, at most once a minute. */
+/* Counts n failed calls (or failed deliveries) and logs the last one, at
+ * most once a minute. */
 static void
-note_error(int64_t now, const char *what)
+note_error(enum channel ch, int64_t now, const char *what, unsigned n)
 {
-  STAT_ADD(backend_errors, 1);
-  R.err_unlogged++;
-  R.in_error = 1;
+  STAT_ADD(backend_errors, n);
+  R.err_unlogged += n;
+  R.in_error[ch] = 1;
   if (R.err_logged_ms == 0 || now - R.err_logged_ms >= SW_REP_ERRLOG_MS) {
     R.env.log(SW_LOG_WARNING,
               "reporter: %s failed: %s (%" PRIu64 " failed call%s since "
@@ -118,17 +141,44 @@ note_error(int64_t now, const char *what)
 }
 
 static void
-note_ok(void)
+note_ok(enum channel ch)
 {
-  if (R.in_error) {
-    R.env.log(SW_LOG_INFO, "reporter: backend reachable again");
-    R.in_error = 0;
+  if (R.in_error[ch]) {
+    R.env.log(SW_LOG_INFO, "reporter: backend reachable again (%s)",
+              ch == CH_SEGMENTS ? "segments" : "heartbeat");
+    R.in_error[ch] = 0;
   }
+}
+
+/* The drop counters by reason, at DEBUG: when asked (at exit), or at
+ * most once a minute when something was dropped since the last time. */
+static void
+log_drops(int64_t now, int force)
+{
+  uint64_t total = STAT_GET(segments_dropped);
+
+  if (R.env.cfg->log_level > SW_LOG_DEBUG)
+    return;
+  if (!force && (total == R.droplog_total || now - R.droplog_ms < DROPLOG_MS))
+    return;
+  R.env.log(SW_LOG_DEBUG,
+            "reporter: segments dropped: %" PRIu64 " (backend failure %"
+            PRIu64 ", queue full %" PRIu64 ", no root span %" PRIu64
+            ", out of memory %" PRIu64 ", unsent at exit %" PRIu64
+            ", %s queue full %" PRIu64 ", %s undelivered %" PRIu64 ")",
+            total, R.dropped_backend, R.as.dropped_full, R.as.dropped_noroot,
+            R.as.dropped_nomem, R.dropped_exit,
+            R.xp ? R.xp->name : "transport",
+            R.xp ? R.xp->dropped_queue_full : 0,
+            R.xp ? R.xp->name : "transport",
+            R.xp ? R.xp->dropped_undelivered : 0);
+  R.droplog_total = total;
+  R.droplog_ms = now;
 }
 
 /* Drops every queued segment (nowhere to send them). */
 static void
-drop_queued(void)
+drop_queued(uint64_t *reason)
 {
   struct sw_seg *s;
   uint64_t n = 0;
@@ -137,8 +187,10 @@ drop_queued(void)
     sw_seg_free(s);
     n++;
   }
-  if (n)
+  if (n) {
     STAT_ADD(segments_dropped, n);
+    *reason += n;
+  }
 }
 
 /* Sends one batch of queued segments in one call. 0 or a negative errno
@@ -159,10 +211,14 @@ send_batch(int64_t deadline_ms)
   if (n == 0)
     return 0;
   rc = R.xp->send_segments(R.xp, R.batch, n, deadline_ms);
-  if (rc == 0)
+  /* An asynchronous transport counts its segments itself, as their
+   * deliveries are confirmed or fail. */
+  if (!R.xp->async && rc == 0) {
     STAT_ADD(segments_sent, n);
-  else
+  } else if (!R.xp->async) {
     STAT_ADD(segments_dropped, n);
+    R.dropped_backend += n;
+  }
   for (size_t i = 0; i < n; i++) {
     sw_seg_free(R.batch[i]);
     R.batch[i] = NULL;
@@ -178,7 +234,7 @@ tick_segments(int64_t now)
   int rounds = 0;
 
   if (!R.xp) {
-    drop_queued();
+    drop_queued(&R.dropped_backend);
     return;
   }
   while (sw_asm_queued(&R.as) > 0 && now >= R.seg_bo.retry_ms &&
@@ -190,13 +246,30 @@ tick_segments(int64_t now)
     now = sw_xport_now_ms();
     R.last_send_ms = now;
     if (rc != 0) {
-      backoff_fail(&R.seg_bo, now);
-      note_error(now, "sending segments");
+      backoff_fail(&R.seg_bo, now, "segments");
+      note_error(CH_SEGMENTS, now, "sending segments", 1);
       break;
     }
     backoff_ok(&R.seg_bo);
-    note_ok();
+    if (!R.xp->async)
+      note_ok(CH_SEGMENTS);
   }
+}
+
+/* An asynchronous transport's delivery reports and errors. */
+static void
+tick_poll(int64_t now)
+{
+  uint64_t sent = STAT_GET(segments_sent);
+  int failures;
+
+  if (!R.xp || !R.xp->poll)
+    return;
+  failures = R.xp->poll(R.xp);
+  if (failures > 0)
+    note_error(CH_SEGMENTS, now, "delivering", (unsigned)failures);
+  else if (STAT_GET(segments_sent) > sent)
+    note_ok(CH_SEGMENTS);
 }
 
 /* The heartbeat: properties on the first beat and every
@@ -226,14 +299,14 @@ tick_heartbeat(int64_t now)
     R.hb_beats++;
     backoff_ok(&R.hb_bo);
     R.hb_due_ms = now + (int64_t)period_s * 1000;
-    note_ok();
+    note_ok(CH_HEARTBEAT);
   } else {
     /* The backend may have lost the instance: describe it again on the
      * first beat that gets through. */
     R.props_sent = 0;
-    backoff_fail(&R.hb_bo, now);
+    backoff_fail(&R.hb_bo, now, "heartbeat");
     R.hb_due_ms = R.hb_bo.retry_ms;
-    note_error(now, what);
+    note_error(CH_HEARTBEAT, now, what, 1);
   }
 }
 
@@ -242,6 +315,7 @@ rep_init(const struct sw_reporter_env *env)
 {
   struct sw_asm_limits lim;
   const struct sw_config *cfg;
+  const char *where;
   int rc;
 
   if (!env || !env->cfg || !env->stats || !env->log)
@@ -258,7 +332,24 @@ rep_init(const struct sw_reporter_env *env)
   sw_asm_limits_default(&lim);
   if ((rc = sw_asm_init(&R.as, &lim, env->stats)) != 0)
     return rc;
-  if (cfg->protocol != SW_PROTO_GRPC) {
+  switch (cfg->protocol) {
+  case SW_PROTO_GRPC:
+    R.xp = sw_xport_grpc_open(&R.env);
+    where = cfg->backend;
+    break;
+  case SW_PROTO_HTTP:
+    R.xp = sw_xport_http_open(&R.env);
+    where = cfg->backend;
+    break;
+  case SW_PROTO_KAFKA:
+    R.xp = sw_xport_kafka_open(&R.env);
+    where = cfg->kafka_servers;
+    break;
+  case SW_PROTO_FILE:
+    R.xp = sw_xport_file_open(&R.env);
+    where = cfg->file_path;
+    break;
+  default:
     env->log(SW_LOG_ERROR,
              "reporter: protocol \"%s\" is not supported by this build; "
              "nothing will be reported",
@@ -266,7 +357,6 @@ rep_init(const struct sw_reporter_env *env)
     sw_asm_destroy(&R.as);
     return -EPROTONOSUPPORT;
   }
-  R.xp = sw_xport_grpc_open(&R.env);
   if (!R.xp) {
     sw_asm_destroy(&R.as);
     return -EIO;
@@ -275,7 +365,7 @@ rep_init(const struct sw_reporter_env *env)
   R.ready = 1;
   env->log(SW_LOG_INFO,
            "reporter: %s to %s as service \"%s\", instance \"%s\"",
-           R.xp->name, cfg->backend, cfg->service, cfg->instance);
+           R.xp->name, where, cfg->service, cfg->instance);
   return 0;
 }
 
@@ -303,10 +393,12 @@ rep_tick(int64_t now_ms)
     return 1000;
   R.last_tick_ms = now_ms;
   sw_asm_expire(&R.as, now_ms);
+  tick_poll(now_ms);
   tick_heartbeat(now_ms);
   tick_segments(now_ms);
   now = sw_xport_now_ms();
   sw_asm_expire(&R.as, now);
+  log_drops(now, 0);
 
   /* How soon something has to happen. */
   if (sw_asm_queued(&R.as) > 0) {
@@ -343,12 +435,23 @@ rep_flush(int64_t deadline_ms)
 
     now = sw_xport_now_ms();
     if (rc != 0) {
-      backoff_fail(&R.seg_bo, now);
-      note_error(now, "sending segments at exit");
+      backoff_fail(&R.seg_bo, now, "segments");
+      note_error(CH_SEGMENTS, now, "sending segments at exit", 1);
       break;
     }
   }
-  drop_queued();
+  if (R.xp && R.xp->flush) {
+    int failures;
+
+    if (R.xp->flush(R.xp, deadline_ms) != 0)
+      note_error(CH_SEGMENTS, sw_xport_now_ms(), "delivering at exit", 1);
+    failures = R.xp->poll(R.xp);
+    if (failures > 0)
+      note_error(CH_SEGMENTS, sw_xport_now_ms(), "delivering",
+                 (unsigned)failures);
+  }
+  drop_queued(&R.dropped_exit);
+  log_drops(sw_xport_now_ms(), 1);
 }
 
 static const struct sw_reporter_ops ops = {

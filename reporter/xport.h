@@ -8,6 +8,13 @@
  * x->err for the reporter's rate-limited warning. The reporter owns the
  * segments; a transport only reads them.
  *
+ * A transport is synchronous (gRPC, HTTP, file: the return value is the
+ * outcome, and the reporter counts segments sent or dropped) or
+ * asynchronous (Kafka: the call only hands the data over). An
+ * asynchronous one sets async, counts segments_sent and segments_dropped
+ * itself as deliveries are confirmed or fail, and has poll() and
+ * flush().
+ *
  * One implementation per reporter/xport_<name>.c, selected by
  * cfg->protocol in reporter.c. */
 #ifndef SW_REPORTER_XPORT_H
@@ -33,6 +40,18 @@ struct sw_xport {
   /* Frees the transport. Not for a forked child's inherited copy: its
    * connections belong to the parent too. */
   void (*close)(struct sw_xport *x);
+  /* Asynchronous transports only (NULL otherwise). poll() serves
+   * delivery reports and errors without blocking and returns how many
+   * failures it saw (x->err says what the last one was). flush() waits
+   * until everything handed over is delivered or deadline_ms passes; 0,
+   * or -ETIMEDOUT when some was left undelivered. */
+  int (*poll)(struct sw_xport *x);
+  int (*flush)(struct sw_xport *x, int64_t deadline_ms);
+  int async;
+  /* Segments an asynchronous transport dropped, by reason (each also in
+   * stats->segments_dropped): its own queue was full, or delivery failed
+   * or had not happened by the exit deadline. */
+  uint64_t dropped_queue_full, dropped_undelivered;
   const struct sw_reporter_env *env;
   char err[SW_XPORT_ERR_MAX];
 };
@@ -40,6 +59,19 @@ struct sw_xport {
 /* gRPC over HTTP/2 with libcurl (xport_grpc.c). NULL, with the reason
  * logged, when libcurl cannot be set up. */
 struct sw_xport *sw_xport_grpc_open(const struct sw_reporter_env *env);
+
+/* The OAP's REST receiver, JSON over HTTP/1.1 with libcurl
+ * (xport_http.c). NULL, with the reason logged, on failure. */
+struct sw_xport *sw_xport_http_open(const struct sw_reporter_env *env);
+
+/* Kafka with librdkafka, loaded with dlopen() (xport_kafka.c). NULL,
+ * with the reason logged, when librdkafka is missing or rejects the
+ * configuration. */
+struct sw_xport *sw_xport_kafka_open(const struct sw_reporter_env *env);
+
+/* JSON lines appended to cfg->file_path (xport_file.c). NULL, with the
+ * reason logged, when the file cannot be opened. */
+struct sw_xport *sw_xport_file_open(const struct sw_reporter_env *env);
 
 /* Epoch milliseconds, the clock of every deadline. */
 static inline int64_t

@@ -12,16 +12,12 @@
  *
  * Plain text uses HTTP/2 with prior knowledge (h2c). One easy handle is
  * reused so that its HTTP/2 connection carries call after call; see
- * call() for the libcurl 7.88 workaround this needs. libcurl runs with
- * CURLOPT_NOSIGNAL because we live in someone else's process and must
- * not touch its signal handlers, and with proxies turned off because the
- * application's http_proxy is not meant for our h2c traffic. */
+ * call() for the libcurl 7.88 workaround this needs. The options every
+ * libcurl handle of ours gets are in xport_curl.c. */
 #include "sw_common.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -31,14 +27,8 @@
 #include "buf.h"
 #include "encode.h"
 #include "xport.h"
+#include "xport_curl.h"
 
-#ifndef SW_VERSION
-#define SW_VERSION "0.0.0"
-#endif
-
-#define CONNECT_TIMEOUT_MS 2000
-#define CALL_TIMEOUT_MS 10000
-#define MAX_BACKENDS 8
 /* A request body bigger than this is freed after its call. */
 #define BODY_KEEP ((size_t)8 << 20)
 
@@ -52,14 +42,12 @@ struct grpc {
   CURL *curl;
   struct curl_slist *hdrs;
   struct sw_buf body;
-  /* "http://host:port" per configured backend; cur is the one in use,
-   * and the next one is tried after a transport failure. */
-  char backend[MAX_BACKENDS][SW_BACKEND_MAX + 16];
-  int tls[MAX_BACKENDS];
-  int nbackends, cur;
+  /* The configured addresses; the next one is tried after a transport
+   * failure. */
+  struct sw_curl_backends be;
   char url[SW_BACKEND_MAX + 128];
   int reuse_bug; /* libcurl < 8.0.0 (curl issue 10634) */
-  int connected; /* an HTTP/2 connection to backend[cur] is up */
+  int connected; /* an HTTP/2 connection to the current backend is up */
   /* The response of the call in flight. */
   long grpc_status; /* -1 until seen */
   char grpc_message[160];
@@ -128,32 +116,34 @@ frame_end(struct sw_buf *b, size_t off)
   b->data[off + 4] = (uint8_t)n;
 }
 
-/* curl_easy_perform() with SIGPIPE blocked on this thread.
- *
- * With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone and relies on
- * MSG_NOSIGNAL, but a TLS library may write() to a socket the peer has
- * closed, and the default action of SIGPIPE would kill the application
- * we live in. SIGPIPE from a write is sent to the writing thread, so
- * blocking it here keeps it here; a pending one is swallowed before the
- * old mask comes back. */
-static CURLcode
-perform(CURL *c)
+/* Replaces g->curl with a fresh easy handle. Freeing the old one closes
+ * every connection it had cached: after a transport failure the
+ * connection libcurl may keep (an HTTP/2 connection survives a stream
+ * that timed out) leads to a backend that does not answer, and must not
+ * hold an fd of the application's while the next call opens another.
+ * 0, or -ENOMEM with g->curl NULL. */
+static int
+new_handle(struct grpc *g)
 {
-  sigset_t pipe_set, old;
-  CURLcode cc;
+  CURL *c;
 
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
-    return curl_easy_perform(c);
-  cc = curl_easy_perform(c);
-  if (!sigismember(&old, SIGPIPE)) {
-    struct timespec zero = {0, 0};
-    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
-      ;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (g->curl)
+    curl_easy_cleanup(g->curl);
+  g->connected = 0;
+  c = g->curl = curl_easy_init();
+  if (!c) {
+    snprintf(g->base.err, sizeof(g->base.err),
+             "libcurl handle setup failed");
+    return -ENOMEM;
   }
-  return cc;
+  sw_curl_common_opts(c);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, g->hdrs);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, g->curl_err);
+  return 0;
 }
 
 /* Performs one call with the body in g->body.
@@ -167,19 +157,21 @@ perform(CURL *c)
  * connection, so libcurl would have to start over and would try an
  * HTTP/1.1 upgrade), go back to prior knowledge on a fresh connection and
  * retry once. Only calls that got no grpc-status are retried, so a call
- * the server answered is never sent twice. */
+ * the server answered is never sent twice. A transport failure renews
+ * the handle (new_handle()). */
 static int
 call(struct grpc *g, const char *path, int64_t deadline_ms)
 {
-  CURL *c = g->curl;
+  CURL *c;
   int attempt;
   int rc = -EIO;
 
-  snprintf(g->url, sizeof(g->url), "%s%s", g->backend[g->cur], path);
+  if (!g->curl && new_handle(g) != 0)
+    return -ENOMEM;
+  snprintf(g->url, sizeof(g->url), "%s%s", g->be.base[g->be.cur], path);
   for (attempt = 0; attempt < 2; attempt++) {
-    int64_t left = deadline_ms - sw_xport_now_ms();
-    long timeout = left < CALL_TIMEOUT_MS ? (long)left : CALL_TIMEOUT_MS;
-    int tls = g->tls[g->cur];
+    long timeout = sw_curl_timeout_ms(deadline_ms);
+    int tls = g->be.tls[g->be.cur];
     int reuse = !tls && g->reuse_bug && g->connected;
     long ver, code = 0, got_ver = 0;
     CURLcode cc;
@@ -189,6 +181,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
                "%s: no time left before the deadline", g->url);
       return -ETIMEDOUT;
     }
+    c = g->curl;
     if (tls)
       ver = CURL_HTTP_VERSION_2TLS;
     else if (reuse)
@@ -205,25 +198,36 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
                      (curl_off_t)g->body.len);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     timeout < CONNECT_TIMEOUT_MS ? timeout
-                                                  : (long)CONNECT_TIMEOUT_MS);
+                     timeout < SW_CURL_CONNECT_TIMEOUT_MS
+                         ? timeout
+                         : (long)SW_CURL_CONNECT_TIMEOUT_MS);
     g->grpc_status = -1;
     g->grpc_message[0] = '\0';
     g->curl_err[0] = '\0';
 
-    cc = perform(c);
+    cc = sw_curl_perform(c);
     if (g->base.env->cfg->log_level <= SW_LOG_DEBUG) {
       long nconn = 0;
       curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);
       if (nconn > 0)
         g->base.env->log(SW_LOG_DEBUG, "reporter: new connection to %s "
-                         "(%s)", g->backend[g->cur],
+                         "(%s)", g->be.base[g->be.cur],
                          reuse ? "reuse failed" : "prior knowledge");
     }
-    if (cc == CURLE_OK) {
+    if (cc != CURLE_OK && g->grpc_status > 0) {
+      /* The server refused the call before reading all of it and reset
+       * the stream after its answer: the answer is what counts. The
+       * connection's state is unknown, so it is not kept. */
+      if (new_handle(g) != 0)
+        return -ENOMEM;
+      cc = CURLE_OK;
+      code = 200;
+    } else if (cc == CURLE_OK) {
       curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
       curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &got_ver);
       g->connected = got_ver == CURL_HTTP_VERSION_2_0;
+    }
+    if (cc == CURLE_OK) {
       if (g->grpc_status == 0 && code == 200)
         return 0;
       if (g->grpc_status > 0) {
@@ -240,10 +244,11 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
       g->connected = 0;
       continue;
     }
-    g->connected = 0;
     snprintf(g->base.err, sizeof(g->base.err), "%s: %s%s%s", g->url,
              curl_easy_strerror(cc), g->curl_err[0] ? ": " : "",
              g->curl_err);
+    if (new_handle(g) != 0)
+      return -ENOMEM;
     if (cc == CURLE_OPERATION_TIMEDOUT)
       return -ETIMEDOUT;
     rc = -EIO;
@@ -252,8 +257,8 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
   }
   /* The backend is unreachable or not speaking gRPC: the next call goes
    * to the next configured address, if there is one. */
-  if (g->nbackends > 1) {
-    g->cur = (g->cur + 1) % g->nbackends;
+  if (g->be.n > 1) {
+    sw_curl_backends_next(&g->be);
     g->connected = 0;
   }
   return rc;
@@ -333,47 +338,6 @@ grpc_close(struct sw_xport *x)
   free(g);
 }
 
-/* Splits the comma-separated backend list into base URLs. An item may
- * carry its own http:// or https:// scheme; otherwise force_tls picks. */
-static void
-parse_backends(struct grpc *g, const struct sw_config *cfg)
-{
-  const char *p = cfg->backend;
-
-  while (*p && g->nbackends < MAX_BACKENDS) {
-    const char *end = strchr(p, ',');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    const char *s = p;
-    int tls = cfg->force_tls;
-    int i = g->nbackends;
-
-    while (n && isspace((unsigned char)*s)) {
-      s++;
-      n--;
-    }
-    while (n && (isspace((unsigned char)s[n - 1]) || s[n - 1] == '/'))
-      n--;
-    if (n > 8 && strncasecmp(s, "https://", 8) == 0) {
-      tls = 1;
-      s += 8;
-      n -= 8;
-    } else if (n > 7 && strncasecmp(s, "http://", 7) == 0) {
-      tls = 0;
-      s += 7;
-      n -= 7;
-    }
-    if (n > 0 && n < SW_BACKEND_MAX) {
-      snprintf(g->backend[i], sizeof(g->backend[i]), "%s://%.*s",
-               tls ? "https" : "http", (int)n, s);
-      g->tls[i] = tls;
-      g->nbackends++;
-    }
-    if (!end)
-      break;
-    p = end + 1;
-  }
-}
-
 struct sw_xport *
 sw_xport_grpc_open(const struct sw_reporter_env *env)
 {
@@ -381,12 +345,9 @@ sw_xport_grpc_open(const struct sw_reporter_env *env)
   const curl_version_info_data *vi;
   struct grpc *g;
   char auth[SW_AUTH_MAX + 32];
-  CURL *c;
 
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    env->log(SW_LOG_ERROR, "reporter: libcurl initialisation failed");
+  if (sw_curl_global_init(env) != 0)
     return NULL;
-  }
   vi = curl_version_info(CURLVERSION_NOW);
   if (!vi || !(vi->features & CURL_VERSION_HTTP2)) {
     env->log(SW_LOG_ERROR, "reporter: this libcurl has no HTTP/2 support, "
@@ -396,8 +357,7 @@ sw_xport_grpc_open(const struct sw_reporter_env *env)
   g = calloc(1, sizeof(*g));
   if (!g)
     return NULL;
-  parse_backends(g, cfg);
-  if (g->nbackends == 0) {
+  if (sw_curl_backends_parse(&g->be, cfg) == 0) {
     env->log(SW_LOG_ERROR, "reporter: no backend address configured");
     free(g);
     return NULL;
@@ -418,26 +378,10 @@ sw_xport_grpc_open(const struct sw_reporter_env *env)
     snprintf(auth, sizeof(auth), "authentication: %s", cfg->authentication);
     g->hdrs = curl_slist_append(g->hdrs, auth);
   }
-  c = g->curl = g->hdrs ? curl_easy_init() : NULL;
-  if (!c) {
+  if (!g->hdrs || new_handle(g) != 0) {
     env->log(SW_LOG_ERROR, "reporter: libcurl handle setup failed");
     grpc_close(&g->base);
     return NULL;
   }
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROXY, "");
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, g->hdrs);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "swpreload/" SW_VERSION);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, g->curl_err);
-  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-  /* Every fd we hold counts against the application's limit: keep just
-   * the connection in use, so a replaced one is closed at once. */
-  curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
   return &g->base;
 }

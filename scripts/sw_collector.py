@@ -7,6 +7,7 @@ what an agent sent and people can watch traces without running an OAP.
 
   sw_collector.py [--host H] [--grpc-port N] [--http-port N] [--out FILE]
                   [--port-file FILE] [--auth TOKEN] [--fail-status CODE]
+                  [--http-fail-status N] [--log-requests]
                   [--discard] [--print] [--proto-dir DIR]
   sw_collector.py tree FILE
 
@@ -17,6 +18,12 @@ collectInSync), ManagementService (reportInstanceProperties, keepAlive),
 LogReportService and MeterReportService. With --http-port the OAP's REST
 endpoints are served too (/v3/segment, /v3/segments,
 /v3/management/reportProperties, /v3/management/keepAlive, /v3/logs).
+They are stricter than the OAP on purpose: the body must be sent as
+Content-Type: application/json (else 415), and it is parsed with
+google.protobuf.json_format against the project's protos without
+ignoring unknown fields, so a misspelt field name is a 400 (with the
+parser's message) rather than silently lost data. The list endpoints
+want a JSON array.
 
 Every decoded message is appended to --out as one line
   {"type": "segment"|"properties"|"keepalive"|"log"|"meter",
@@ -29,7 +36,14 @@ values are strings.
 (written to a temporary name and renamed, so a reader never sees half).
 --auth rejects gRPC calls whose `authentication` metadata differs with
 PERMISSION_DENIED, as the OAP does. --fail-status answers segment reports
-with that gRPC status (a name such as UNAVAILABLE, or a number) instead.
+with that gRPC status (a name such as UNAVAILABLE, or a number) instead,
+and REST segment reports with HTTP 503. --http-fail-status N answers
+every REST request (management too) with HTTP status N instead.
+--log-requests adds one line per REST request,
+  {"type": "http_request", "data": {"path", "contentType", "items",
+   "service", "clientPort", "status"}}
+(items: messages in the body; service: that of the first one), so tests
+can see how an agent batches and whether it reuses its connection.
 --discard acknowledges segments without decoding or writing them, for
 benchmarks. --print writes a one-line summary of each message to stdout.
 
@@ -140,6 +154,15 @@ class Sink:
             if self._print:
                 print(summary(kind, data), flush=True)
 
+    def record_dict(self, kind, data):
+        """Writes a line that is not a protobuf message."""
+        line = json.dumps({'type': kind, 'data': data}, sort_keys=True)
+        with self._lock:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            if self._out:
+                self._out.write(line + '\n')
+                self._out.flush()
+
     def count(self, kind, n):
         with self._lock:
             self.counts[kind] = self.counts.get(kind, 0) + n
@@ -222,6 +245,13 @@ class GrpcFrontend:
         return self.p.command.Commands()
 
     def collect(self, requests, context):
+        if self.fail is not None:
+            # Read the whole stream before failing it, as a server that
+            # fails while storing would: answering first and resetting
+            # the stream the client is still writing makes some clients
+            # (libcurl 7.88) lose the answer.
+            for _ in requests:
+                pass
         self._check(context, True)
         if self.discard:
             n = 0
@@ -340,10 +370,12 @@ class HttpFrontend:
     Like the OAP's, it checks no authentication."""
 
     def __init__(self, protos, sink, args):
-        from google.protobuf.json_format import ParseDict
+        from google.protobuf.json_format import Parse, ParseDict
         p = protos
         front = self
         self.fail = args.fail_status is not None
+        self.fail_all = args.http_fail_status
+        self.log_requests = args.log_requests
         routes = {
             '/v3/segment': ('segment', p.tracing.SegmentObject, False),
             '/v3/segments': ('segment', p.tracing.SegmentObject, True),
@@ -369,30 +401,61 @@ class HttpFrontend:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _log(self, path, ctype, items, status):
+                if not front.log_requests:
+                    return
+                service = ''
+                if items and isinstance(items[0], dict):
+                    service = str(items[0].get('service', ''))
+                sink.record_dict('http_request', {
+                    'path': path, 'contentType': ctype,
+                    'items': len(items), 'service': service,
+                    'clientPort': self.client_address[1],
+                    'status': status})
+
             def do_POST(self):
                 n = int(self.headers.get('Content-Length') or 0)
                 body = self.rfile.read(n) if n > 0 else b''
-                route = routes.get(self.path.split('?', 1)[0])
-                if route is None:
-                    self._reply(404, '{"error": "no such endpoint"}')
-                    return
-                kind, cls, is_list = route
-                if kind == 'segment' and front.fail:
-                    self._reply(503, '{"error": "failing as told"}')
-                    return
+                path = self.path.split('?', 1)[0]
+                ctype = self.headers.get('Content-Type') or ''
+                route = routes.get(path)
                 try:
                     obj = json.loads(body or b'null')
-                    items = obj if is_list else [obj]
-                    if not isinstance(items, list):
-                        raise ValueError('a JSON array is expected')
-                    msgs = [ParseDict(o, cls(), ignore_unknown_fields=True)
-                            for o in items]
-                except Exception as e:  # noqa: BLE001 - report any parse error
-                    self._reply(400, json.dumps({'error': str(e)}))
-                    return
+                except ValueError:
+                    obj = None
+                items = obj if isinstance(obj, list) else [obj]
+                status, reply, msgs = self._handle(route, ctype, body)
+                self._log(path, ctype, items, status)
                 for m in msgs:
-                    sink.record(kind, m)
-                self._reply(200, '{}')
+                    sink.record(route[0], m)
+                self._reply(status, reply)
+
+            def _handle(self, route, ctype, body):
+                """(status, reply body, decoded messages)."""
+                if route is None:
+                    return 404, '{"error": "no such endpoint"}', []
+                kind, cls, is_list = route
+                if front.fail_all is not None:
+                    return (front.fail_all, '{"error": "failing as told"}',
+                            [])
+                if kind == 'segment' and front.fail:
+                    return 503, '{"error": "failing as told"}', []
+                mime = ctype.split(';', 1)[0].strip().lower()
+                if mime != 'application/json' and not mime.endswith('+json'):
+                    return (415, json.dumps(
+                        {'error': 'Content-Type %r is not JSON' % ctype}), [])
+                try:
+                    text = body.decode('utf-8')
+                    if is_list:
+                        items = json.loads(text)
+                        if not isinstance(items, list):
+                            raise ValueError('a JSON array is expected')
+                        msgs = [ParseDict(o, cls()) for o in items]
+                    else:
+                        msgs = [Parse(text, cls())]
+                except Exception as e:  # noqa: BLE001 - report any parse error
+                    return 400, json.dumps({'error': str(e)}), []
+                return 200, '{}', msgs
 
         self.server = ThreadingHTTPServer((args.host, args.http_port), Handler)
         self.server.daemon_threads = True
@@ -520,6 +583,10 @@ def parse_args(argv):
                     help='required `authentication` metadata value')
     ap.add_argument('--fail-status', default=None,
                     help='answer segment reports with this gRPC status')
+    ap.add_argument('--http-fail-status', type=int, default=None,
+                    help='answer every REST request with this HTTP status')
+    ap.add_argument('--log-requests', action='store_true',
+                    help='write a line per REST request (http_request)')
     ap.add_argument('--discard', action='store_true',
                     help='acknowledge segments without decoding them')
     ap.add_argument('--print', dest='do_print', action='store_true',

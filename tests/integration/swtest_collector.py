@@ -13,6 +13,12 @@ receives to <tmpdir>/collector-<n>.jsonl. lines(type) returns the decoded
 mapping, fields with their default value (0, "", false, the first enum
 value such as spanType Entry) are absent, and int64 values (startTime,
 endTime, Log.time) are strings.
+
+KafkaBackend has the same reading interface over tests/helpers/
+kafka_consume (librdkafka's mock cluster): segments(), properties(),
+keepalives(), wait_for(). canonical_segment() and canonical_properties()
+turn a message from either into one form with every field present, so
+one set of assertions fits every transport.
 """
 
 import json
@@ -20,6 +26,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 PYTHON = '/usr/bin/python3'
@@ -135,6 +142,15 @@ class Collector:
         return self.ports['http']
 
     @property
+    def http_backend(self):
+        """host:port of the REST endpoints."""
+        return '127.0.0.1:%d' % self.http_port
+
+    def http_requests(self):
+        """The http_request lines (with --log-requests)."""
+        return self.lines('http_request')
+
+    @property
     def backend(self):
         """host:port, as SW_AGENT_COLLECTOR_BACKEND_SERVICES wants it."""
         return '127.0.0.1:%d' % self.port
@@ -187,6 +203,185 @@ class Collector:
                 return f.read()
         except FileNotFoundError:
             return ''
+
+
+def build_dir():
+    return os.environ.get('SW_TEST_BUILD_DIR',
+                          os.path.join(source_dir(), 'build'))
+
+
+class KafkaBackend:
+    """tests/helpers/kafka_consume: a mock Kafka cluster and a consumer of
+    the segment and management topics, owned by the test that started
+    it. bootstrap is its address, once started."""
+
+    def __init__(self, tmpdir, extra_args=()):
+        self.tmpdir = str(tmpdir)
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.bootstrap = None
+        self._lines = []
+        self._lock = threading.Lock()
+        self._reader = None
+        self.log_path = os.path.join(self.tmpdir,
+                                     'kafka-%d.log' % os.getpid())
+        self._log = None
+
+    @staticmethod
+    def binary():
+        return os.path.join(build_dir(), 'kafka_consume')
+
+    def start(self):
+        self._log = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(
+            [self.binary(), '-t', '600'] + self.extra_args,
+            stdout=subprocess.PIPE, stderr=self._log,
+            stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode()
+        if not line.startswith('bootstrap '):
+            self.stop()
+            raise RuntimeError('kafka_consume did not start:\n' + self.log())
+        self.bootstrap = line.split(None, 1)[1].strip()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            try:
+                rec = json.loads(raw.decode('utf-8', errors='replace'))
+            except ValueError:
+                continue
+            with self._lock:
+                self._lines.append(rec)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self._reader is not None:
+            self._reader.join(STOP_TIMEOUT)
+        self.proc.stdout.close()
+        self.proc = None
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def records(self):
+        """Every record so far: {"topic", "key", "type", "data"}."""
+        with self._lock:
+            return list(self._lines)
+
+    def lines(self, type=None):  # noqa: A002 - as Collector.lines
+        return [r['data'] for r in self.records()
+                if type is None or r['type'] == type]
+
+    def segments(self):
+        return self.lines('segment')
+
+    def properties(self):
+        return self.lines('properties')
+
+    def keepalives(self):
+        return self.lines('keepalive')
+
+    def wait_for(self, predicate, timeout=60.0, interval=0.05):
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate(self):
+                return self
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    'kafka condition not met after %.0f s; received %d '
+                    'record(s); log:\n%s'
+                    % (timeout, len(self.records()), self.log()))
+            time.sleep(interval)
+
+    def log(self):
+        try:
+            with open(self.log_path, encoding='utf-8', errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+
+# ---------------------------------------------------------------- canonical
+
+def _int(v):
+    return int(v) if v not in (None, '') else 0
+
+
+def _pairs(items):
+    return [{'key': kv.get('key', ''), 'value': kv.get('value', '')}
+            for kv in items or []]
+
+
+def canonical_segment(d):
+    """A SegmentObject dict, from MessageToDict (defaults absent, int64
+    as strings), the agent's own JSON or kafka_consume (everything
+    present), with every field present and numbers as ints."""
+    spans = []
+    for sp in d.get('spans', []):
+        refs = []
+        for r in sp.get('refs', []) or []:
+            refs.append({
+                'refType': r.get('refType', 'CrossProcess'),
+                'traceId': r.get('traceId', ''),
+                'parentTraceSegmentId': r.get('parentTraceSegmentId', ''),
+                'parentSpanId': _int(r.get('parentSpanId')),
+                'parentService': r.get('parentService', ''),
+                'parentServiceInstance': r.get('parentServiceInstance', ''),
+                'parentEndpoint': r.get('parentEndpoint', ''),
+                'networkAddressUsedAtPeer':
+                    r.get('networkAddressUsedAtPeer', ''),
+            })
+        spans.append({
+            'spanId': _int(sp.get('spanId')),
+            'parentSpanId': _int(sp.get('parentSpanId')),
+            'startTime': _int(sp.get('startTime')),
+            'endTime': _int(sp.get('endTime')),
+            'refs': refs,
+            'operationName': sp.get('operationName', ''),
+            'peer': sp.get('peer', ''),
+            'spanType': sp.get('spanType', 'Entry'),
+            'spanLayer': sp.get('spanLayer', 'Unknown'),
+            'componentId': _int(sp.get('componentId')),
+            'isError': bool(sp.get('isError', False)),
+            'tags': _pairs(sp.get('tags')),
+            'logs': [{'time': _int(lg.get('time')),
+                      'data': _pairs(lg.get('data'))}
+                     for lg in sp.get('logs', []) or []],
+            'skipAnalysis': bool(sp.get('skipAnalysis', False)),
+        })
+    return {
+        'traceId': d.get('traceId', ''),
+        'traceSegmentId': d.get('traceSegmentId', ''),
+        'spans': spans,
+        'service': d.get('service', ''),
+        'serviceInstance': d.get('serviceInstance', ''),
+        'isSizeLimited': bool(d.get('isSizeLimited', False)),
+    }
+
+
+def canonical_properties(d):
+    return {
+        'service': d.get('service', ''),
+        'serviceInstance': d.get('serviceInstance', ''),
+        'properties': _pairs(d.get('properties')),
+        'layer': d.get('layer', ''),
+    }
 
 
 def free_port():

@@ -1,0 +1,126 @@
+/* xport_curl.c: the libcurl pieces the gRPC and HTTP transports share
+ * (see xport_curl.h).
+ *
+ * libcurl runs with CURLOPT_NOSIGNAL because we live in someone else's
+ * process and must not touch its signal handlers, and with proxies
+ * turned off because the application's http_proxy is not meant for the
+ * agent's own traffic. */
+#include "sw_common.h"
+
+#include "xport_curl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "xport.h"
+
+#ifndef SW_VERSION
+#define SW_VERSION "0.0.0"
+#endif
+
+int
+sw_curl_backends_parse(struct sw_curl_backends *b,
+                       const struct sw_config *cfg)
+{
+  const char *p = cfg->backend;
+
+  memset(b, 0, sizeof(*b));
+  while (*p && b->n < SW_CURL_MAX_BACKENDS) {
+    const char *end = strchr(p, ',');
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    const char *s = p;
+    int tls = cfg->force_tls;
+    int i = b->n;
+
+    while (n && isspace((unsigned char)*s)) {
+      s++;
+      n--;
+    }
+    while (n && (isspace((unsigned char)s[n - 1]) || s[n - 1] == '/'))
+      n--;
+    if (n > 8 && strncasecmp(s, "https://", 8) == 0) {
+      tls = 1;
+      s += 8;
+      n -= 8;
+    } else if (n > 7 && strncasecmp(s, "http://", 7) == 0) {
+      tls = 0;
+      s += 7;
+      n -= 7;
+    }
+    if (n > 0 && n < SW_BACKEND_MAX) {
+      snprintf(b->base[i], sizeof(b->base[i]), "%s://%.*s",
+               tls ? "https" : "http", (int)n, s);
+      b->tls[i] = tls;
+      b->n++;
+    }
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  return b->n;
+}
+
+int
+sw_curl_global_init(const struct sw_reporter_env *env)
+{
+  /* libcurl counts its initialisations, so this neither clashes with
+   * the application's own curl_global_init() nor undoes it. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    env->log(SW_LOG_ERROR, "reporter: libcurl initialisation failed");
+    return -EIO;
+  }
+  return 0;
+}
+
+void
+sw_curl_common_opts(CURL *c)
+{
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PROXY, "");
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "swpreload/" SW_VERSION);
+  curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+  /* Every fd we hold counts against the application's limit: keep just
+   * the connection in use, so a replaced one is closed at once. */
+  curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
+}
+
+long
+sw_curl_timeout_ms(int64_t deadline_ms)
+{
+  int64_t left = deadline_ms - sw_xport_now_ms();
+
+  return left < SW_CURL_CALL_TIMEOUT_MS ? (long)left
+                                        : (long)SW_CURL_CALL_TIMEOUT_MS;
+}
+
+/* With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone and relies on
+ * MSG_NOSIGNAL, but a TLS library may write() to a socket the peer has
+ * closed, and the default action of SIGPIPE would kill the application
+ * we live in. SIGPIPE from a write is sent to the writing thread, so
+ * blocking it here keeps it here; a pending one is swallowed before the
+ * old mask comes back. */
+CURLcode
+sw_curl_perform(CURL *c)
+{
+  sigset_t pipe_set, old;
+  CURLcode cc;
+
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
+    return curl_easy_perform(c);
+  cc = curl_easy_perform(c);
+  if (!sigismember(&old, SIGPIPE)) {
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+      ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+  }
+  return cc;
+}

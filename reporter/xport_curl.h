@@ -1,0 +1,56 @@
+/* xport_curl.h: what the libcurl transports (gRPC, HTTP) share.
+ *
+ * The backend list (SW_AGENT_COLLECTOR_BACKEND_SERVICES split on commas,
+ * failing over to the next address after a transport error), the
+ * process-wide libcurl set-up, the options every easy handle of ours
+ * gets, and curl_easy_perform() with SIGPIPE kept on this thread. */
+#ifndef SW_REPORTER_XPORT_CURL_H
+#define SW_REPORTER_XPORT_CURL_H
+
+#include <curl/curl.h>
+
+#include "sw_config.h"
+#include "sw_reporter_api.h"
+
+#define SW_CURL_MAX_BACKENDS 8
+/* Per-call limits, the same for every libcurl transport. A call never
+ * takes longer than the caller's deadline either. */
+#define SW_CURL_CONNECT_TIMEOUT_MS 2000
+#define SW_CURL_CALL_TIMEOUT_MS 10000
+
+struct sw_curl_backends {
+  /* "http://host:port" or "https://host:port", no trailing slash. */
+  char base[SW_CURL_MAX_BACKENDS][SW_BACKEND_MAX + 16];
+  int tls[SW_CURL_MAX_BACKENDS];
+  int n, cur;
+};
+
+/* Splits cfg->backend into base URLs. An item may carry its own http://
+ * or https:// scheme; otherwise cfg->force_tls picks. Returns the number
+ * of addresses (0: nothing usable). */
+int sw_curl_backends_parse(struct sw_curl_backends *b,
+                           const struct sw_config *cfg);
+
+/* After a transport failure: the next call goes to the next address. */
+static inline void
+sw_curl_backends_next(struct sw_curl_backends *b)
+{
+  if (b->n > 1)
+    b->cur = (b->cur + 1) % b->n;
+}
+
+/* curl_global_init(), once; 0, or -EIO with the reason logged. */
+int sw_curl_global_init(const struct sw_reporter_env *env);
+
+/* The options every handle of ours needs (no signals, no proxy, one
+ * cached connection, user agent, keep-alive probes). */
+void sw_curl_common_opts(CURL *c);
+
+/* The call's timeout in ms: the per-call limit or what is left before
+ * deadline_ms, whichever is smaller; 0 or less when none is left. */
+long sw_curl_timeout_ms(int64_t deadline_ms);
+
+/* curl_easy_perform() with SIGPIPE blocked on this thread. */
+CURLcode sw_curl_perform(CURL *c);
+
+#endif
