@@ -44,6 +44,12 @@ static char libpath[PATH_MAX];
 static char host[256];
 
 static _Atomic int thread_started;
+/* The process whose reporter thread thread_started speaks of. A child
+ * made without the fork handler (raw clone(), _Fork()) or a vfork child
+ * that calls exit() inherits thread_started without the thread: its exit
+ * must neither wait for a thread that is not there nor, sharing memory
+ * with its parent, ask the parent's to stop. */
+static _Atomic pid_t thread_pid;
 /* 1 while the reporter sleeps on it (futex word). */
 static _Atomic uint32_t sleeping;
 static _Atomic int flush_req;
@@ -253,6 +259,7 @@ sw_sink_first_conn(void)
 {
   if (atomic_exchange_explicit(&thread_started, 1, memory_order_acq_rel))
     return;
+  atomic_store_explicit(&thread_pid, getpid(), memory_order_relaxed);
   /* The reporter is loaded and initialised here, on the application
    * thread that makes the first tracked connection, and not on the
    * reporter thread: libcurl shares OpenSSL with the application, and a
@@ -303,7 +310,8 @@ void
 sw_reporter_flush_at_exit(void)
 {
   if (!atomic_load_explicit(&thread_started, memory_order_acquire) ||
-      atomic_load_explicit(&flush_done, memory_order_acquire))
+      atomic_load_explicit(&flush_done, memory_order_acquire) ||
+      atomic_load_explicit(&thread_pid, memory_order_relaxed) != getpid())
     return;
   int64_t deadline = sw_now_ms() + rcfg->flush_timeout_ms;
   atomic_store_explicit(&flush_deadline, deadline, memory_order_relaxed);

@@ -80,6 +80,38 @@ make_seed(void)
          ((uint64_t)ts.tv_sec << 20);
 }
 
+/* pthread_atfork() is not in libc.so: glibc links every caller with a
+ * small wrapper (libc_nonshared.a) that calls __register_atfork() with the
+ * caller's __dso_handle, so that the handlers go away with the object.
+ * This is that wrapper, with __register_atfork() referenced weakly.
+ * A strong reference to that glibc-only symbol would make musl's loader,
+ * which maps this object and binds its libc.so.6 imports to musl itself,
+ * refuse to start the program at all ("symbol not found"); with a weak
+ * one the program starts and the constructor stands down (see sw_ctor).
+ * Hidden like everything but the hooks: hook_curl.c's calls bind here
+ * and the application's never do. */
+extern int __register_atfork(void (*prepare)(void), void (*parent)(void),
+                             void (*child)(void), void *dso)
+    __attribute__((weak));
+extern void *__dso_handle __attribute__((weak, visibility("hidden")));
+
+int
+pthread_atfork(void (*prepare)(void), void (*parent)(void),
+               void (*child)(void))
+{
+  if (!__register_atfork)
+    return ENOSYS;
+  return __register_atfork(prepare, parent, child,
+                           &__dso_handle == NULL ? NULL : __dso_handle);
+}
+
+/* glibc's own symbol, absent from every other C library. */
+static int
+libc_is_glibc(void)
+{
+  return dlsym(RTLD_DEFAULT, "gnu_get_libc_version") != NULL;
+}
+
 static void
 atfork_child(void)
 {
@@ -93,6 +125,11 @@ atfork_child(void)
   sw_trace_atfork_child(make_seed());
   sw_conn_atfork_child();
   sw_reporter_atfork_child();
+  /* The counters describe this process: the parent reports its own. */
+#define SW_STATS_ZERO(name) \
+  atomic_store_explicit(&sw_stats.name, 0, memory_order_relaxed);
+  SW_STATS_FIELDS(SW_STATS_ZERO)
+#undef SW_STATS_ZERO
   sw_tls_busy--;
 }
 
@@ -124,6 +161,13 @@ sw_ctor(void)
   sw_config_parse(&cfg_store, env_get, env_warn, NULL, exe, (int)getpid(),
                   hostname);
   sw_log_set_level(cfg_store.log_level);
+  /* A glibc build loaded by another C library's loader (musl's does load
+   * it): the ABI details the hooks and the reporter rely on are glibc's,
+   * so the process is left alone, as an excluded one is. */
+  if (!libc_is_glibc()) {
+    SW_DEBUG("the C library is not glibc: not tracing %s", exe);
+    goto out;
+  }
   if (cfg_store.disabled || list_match(&cfg_store.exclude, exe) ||
       (cfg_store.include.n > 0 && !list_match(&cfg_store.include, exe)))
     goto out;

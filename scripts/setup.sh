@@ -2,16 +2,16 @@
 # Installs what building and testing swpreload needs, from Debian's
 # packages. Installs only what is missing; needs root (or sudo) for that.
 #   scripts/setup.sh            build + test dependencies
-#   scripts/setup.sh --bench    also the benchmark tools (wrk, hyperfine)
+#   scripts/setup.sh --bench    also the benchmark tools (hyperfine, valgrind)
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libprotobuf-c-dev
   protobuf-c-compiler libcriterion-dev librdkafka-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf python3-pytest
   python3-yaml nginx-light curl gunicorn clang libclang-rt-14-dev binutils
-  procps iproute2)
+  procps iproute2 wrk)
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(wrk hyperfine valgrind)
+  pkgs+=(hyperfine valgrind)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 
