@@ -65,6 +65,7 @@ static uint32_t nslots;
  * bumped on every pop so that a stale head never passes the CAS (ABA). */
 static _Atomic uint64_t free_head;
 static _Atomic int first_conn_seen;
+static size_t map_len_bytes, slots_bytes;
 
 static void *
 map_zeroed(size_t len)
@@ -91,6 +92,11 @@ slot_push(uint32_t idx)
   }
 }
 
+/* Slots never used yet are handed out from a high-water mark, so the
+ * pool's memory is touched only as far as connections were ever open at
+ * once (init writes nothing; neither does a forked child). */
+static _Atomic uint32_t slots_used;
+
 static int64_t
 slot_pop(void)
 {
@@ -98,7 +104,7 @@ slot_pop(void)
   for (;;) {
     uint32_t top = (uint32_t)old;
     if (top == 0)
-      return -1;
+      break;
     uint32_t next = atomic_load_explicit(&slots[top - 1].next_free,
                                          memory_order_relaxed);
     uint64_t nw = ((old >> 32) + 1) << 32 | next;
@@ -107,22 +113,29 @@ slot_pop(void)
                                               memory_order_acquire))
       return top - 1;
   }
+  uint32_t i = atomic_load_explicit(&slots_used, memory_order_relaxed);
+  while (i < nslots) {
+    if (atomic_compare_exchange_weak_explicit(&slots_used, &i, i + 1,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed))
+      return i;
+  }
+  return -1;
 }
 
 int
 sw_conn_init(const struct sw_config *c, uint32_t max_fds, uint32_t n)
 {
   cfg = c;
-  sw_conn_map = map_zeroed((size_t)max_fds * sizeof(*sw_conn_map));
-  slots = map_zeroed((size_t)n * sizeof(*slots));
+  map_len_bytes = (size_t)max_fds * sizeof(*sw_conn_map);
+  slots_bytes = (size_t)n * sizeof(*slots);
+  sw_conn_map = map_zeroed(map_len_bytes);
+  slots = map_zeroed(slots_bytes);
   if (!sw_conn_map || !slots)
     return -12; /* -ENOMEM */
   nslots = n;
   atomic_store_explicit(&free_head, 0, memory_order_relaxed);
-  /* Pushed in reverse so slot 0 is popped first: the pool is used LIFO
-   * and only as many slots are touched as connections are open at once. */
-  for (uint32_t i = n; i-- > 0;)
-    slot_push(i);
+  atomic_store_explicit(&slots_used, 0, memory_order_relaxed);
   sw_conn_map_len = max_fds;
   return 0;
 }
@@ -132,13 +145,14 @@ sw_conn_atfork_child(void)
 {
   if (!slots)
     return;
-  for (uint32_t fd = 0; fd < sw_conn_map_len; fd++)
-    atomic_store_explicit(&sw_conn_map[fd], 0, memory_order_relaxed);
+  /* Private anonymous memory reads back as zeros after MADV_DONTNEED:
+   * the child forgets every connection without copying a page. */
+  if (madvise(sw_conn_map, map_len_bytes, MADV_DONTNEED) != 0)
+    memset(sw_conn_map, 0, map_len_bytes);
+  if (madvise(slots, slots_bytes, MADV_DONTNEED) != 0)
+    memset(slots, 0, slots_bytes);
   atomic_store_explicit(&free_head, 0, memory_order_relaxed);
-  for (uint32_t i = nslots; i-- > 0;) {
-    atomic_store_explicit(&slots[i].lock, 0, memory_order_relaxed);
-    slot_push(i);
-  }
+  atomic_store_explicit(&slots_used, 0, memory_order_relaxed);
   atomic_store_explicit(&first_conn_seen, 0, memory_order_relaxed);
 }
 

@@ -52,10 +52,9 @@ env_warn(const char *name, const char *value, const char *used, void *ud)
 {
   (void)ud;
   size_t len = strlen(value);
-  /* Config warnings are always shown: they are about the setup itself. */
-  enum sw_log_level lvl = SW_LOG_WARNING;
-  sw_log_set_level(SW_LOG_DEBUG);
-  sw_log(lvl, "%s=\"%.64s%s\" is not valid; using %s", name, value,
+  /* Shown at the default level (WARNING): the configured level is only
+   * applied once parsing is over, so these always reach stderr. */
+  sw_log(SW_LOG_WARNING, "%s=\"%.64s%s\" is not valid; using %s", name, value,
          len > 64 ? "..." : "", used);
 }
 

@@ -77,7 +77,10 @@ sw_trace_atfork_child(uint64_t seed)
 {
   /* The forking thread keeps its slot; everyone else's is dead. Counters
    * are cleared: the child serves none of the parent's requests. */
-  for (uint32_t i = 0; i < SW_THREAD_CTX_MAX; i++)
+  uint32_t used = atomic_load_explicit(&ctx_next, memory_order_relaxed);
+  if (used > SW_THREAD_CTX_MAX)
+    used = SW_THREAD_CTX_MAX;
+  for (uint32_t i = 0; i < used; i++)
     atomic_store_explicit(&ctx_pool[i].inflight, 0, memory_order_relaxed);
   sw_trace_init(seed);
 }

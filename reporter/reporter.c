@@ -322,9 +322,10 @@ rep_init(const struct sw_reporter_env *env)
     return -EINVAL;
   /* A second init happens in a forked child: the inherited transport
    * shares its connection with the parent, so it is abandoned, never
-   * closed (closing would say goodbye on the parent's connection). */
-  if (R.ready)
-    sw_asm_destroy(&R.as);
+   * closed (closing would say goodbye on the parent's connection). The
+   * inherited assembler is dropped without being freed too: the parent's
+   * reporter thread may have been halfway through changing its lists when
+   * the fork happened, and freeing would also copy its pages. */
   memset(&R, 0, sizeof(R));
   R.env = *env;
   cfg = env->cfg;

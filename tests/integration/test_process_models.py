@@ -494,11 +494,6 @@ def private_dirty_kb(pid):
     raise AssertionError("no Private_Dirty for %d" % pid)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sw_conn_init() links every connection slot into the free list, "
-    "writing to each of them: about 16 MB of private memory in every "
-    "traced process, and sw_conn_atfork_child() writes them all again in "
-    "every forked child (tens of milliseconds per fork)"))
 def test_process_without_network_keeps_tables_untouched(procs):
     # A traced process that never uses the network should cost about what
     # an excluded one does: its tables are mapped but never touched.
