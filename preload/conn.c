@@ -425,18 +425,60 @@ strip_userinfo(char *h)
     memmove(h, at + 1, strlen(at + 1) + 1);
 }
 
-/* Safe mode: deletes the shortest "://...@" run's middle, like the Python
- * agent's re.sub(r'://(.*?)@', '://', text), everywhere in s. */
+/* 1 for "host", "host:port", "[v6]" or "[v6]:port". Anything else (a
+ * value cut inside long userinfo, whose '@' was lost, looks like
+ * "user:passw") is never recorded. */
+static int
+valid_hostport(const char *h)
+{
+  if (!h[0] || strpbrk(h, "@ \t/?#"))
+    return 0;
+  const char *port;
+  if (h[0] == '[') {
+    const char *e = strchr(h, ']');
+    if (!e)
+      return 0;
+    if (!e[1])
+      return 1;
+    if (e[1] != ':')
+      return 0;
+    port = e + 2;
+  } else {
+    const char *colon = strchr(h, ':');
+    if (!colon)
+      return 1;
+    if (strchr(colon + 1, ':'))
+      return 0;
+    port = colon + 1;
+  }
+  if (!*port || strlen(port) > 5)
+    return 0;
+  for (; *port; port++)
+    if (*port < '0' || *port > '9')
+      return 0;
+  return 1;
+}
+
+/* Safe mode: deletes "user:pass@" after every "://" in s, like the Python
+ * agent's re.sub(r'://(.*?)@', '://', text) but confined to the
+ * authority. */
 static void
 scrub_text(char *s)
 {
   char *p = s;
   while ((p = strstr(p, "://")) != NULL) {
     char *q = p + 3;
-    char *at = strchr(q, '@');
-    if (!at)
-      return;
-    memmove(q, at + 1, strlen(at + 1) + 1);
+    /* Userinfo lives in the authority: an '@' after the next '/', '?',
+     * '#' or blank belongs to something else (the Python agent's regex
+     * would eat the host of "http://h/p?e=a@b"; we do not). */
+    size_t alen = strcspn(q, "/?# \t");
+    char *at = memchr(q, '@', alen);
+    if (at) {
+      char *last = at;
+      while ((at = memchr(last + 1, '@', (size_t)(q + alen - last - 1))))
+        last = at;
+      memmove(q, last + 1, strlen(last + 1) + 1);
+    }
     p = q;
   }
 }
@@ -473,11 +515,15 @@ span_common(struct sw_conn *c, const struct sw_h1_msg *m, int kind,
   s->errlog[0] = '\0';
   sw_strlcpy(s->method, m->method, sizeof(s->method));
   sw_strlcpyn(s->op, sizeof(s->op), target, path_len(target));
-  char host[SW_PEER_MAX];
-  sw_strlcpy(host, auth[0] ? auth : m->host[0] ? m->host : c->remote,
-             sizeof(host));
-  strip_userinfo(host);
-  if (kind == SW_SPAN_EXIT && (auth[0] || m->host[0]))
+  char host[SW_PEER_MAX], hdr[SW_PEER_MAX];
+  strip_userinfo(auth);
+  sw_strlcpy(hdr, m->host, sizeof(hdr));
+  strip_userinfo(hdr);
+  const char *h = valid_hostport(auth)  ? auth
+                  : valid_hostport(hdr) ? hdr
+                                        : c->remote;
+  sw_strlcpy(host, h, sizeof(host));
+  if (kind == SW_SPAN_EXIT && h != c->remote)
     peer = host;
   sw_strlcpy(s->peer, peer, sizeof(s->peer));
   fill_url(s, host, target);
