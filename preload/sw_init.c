@@ -187,7 +187,10 @@ sw_ctor(void)
   pthread_atfork(NULL, NULL, atfork_child);
   SW_DEBUG("tracing %s as service \"%s\" instance \"%s\", %s to %s", exe,
            cfg_store.service, cfg_store.instance,
-           sw_protocol_name(cfg_store.protocol), cfg_store.backend);
+           sw_protocol_name(cfg_store.protocol),
+           cfg_store.protocol == SW_PROTO_KAFKA  ? cfg_store.kafka_servers
+           : cfg_store.protocol == SW_PROTO_FILE ? cfg_store.file_path
+                                                 : cfg_store.backend);
   /* Release: every table above is visible to a hook that sees 1. */
   atomic_store_explicit(&sw_active, 1, memory_order_release);
 out:
