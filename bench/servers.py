@@ -1,0 +1,269 @@
+#!/usr/bin/python3
+"""Server throughput, latency and CPU per request: bare vs preloaded.
+
+  bench/servers.py [--quick] [--servers nginx,python,node] [--pairs N]
+                   [--seconds S] [--collector sink|python] [--no-pin]
+                   [--json FILE]
+
+For each server, two instances run side by side: one bare, one under
+LD_PRELOAD=libswpreload.so reporting every request over gRPC to the
+collector (default: bench_grpc_sink, which acknowledges without decoding;
+--collector python: scripts/sw_collector.py --discard). wrk drives them
+in alternating runs (bare, preloaded, then preloaded, bare, ...), after a
+warm-up run each. Per run: requests/s and p50/p99 latency from
+wrk --latency, and the CPU the server used (utime + stime of every one of
+its processes, all threads, from /proc/PID/stat, read before the run and
+one second after it, so that the reporter's trailing sends are counted)
+divided by the requests served.
+
+  nginx:  worker_processes 1, access_log off, sendfile on, a 1 KiB static
+          file, keep-alive (wrk -c16)
+  python: python3 -m http.server, 1 KiB file; HTTP/1.0, one connection per
+          request (wrk -c2); its per-request log line goes to a file
+  node:   an http.createServer() answering 1 KiB, keep-alive (wrk -c16)
+
+With two or more CPUs, the servers run on CPU 0 and wrk and the collector
+on CPU 1 (taskset), unless --no-pin."""
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+BODY = 1024
+
+NGINX_CONF = """
+{user}
+daemon off;
+master_process on;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  client_body_temp_path {dir}/body;
+  proxy_temp_path {dir}/proxy;
+  fastcgi_temp_path {dir}/fastcgi;
+  uwsgi_temp_path {dir}/uwsgi;
+  scgi_temp_path {dir}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    root {dir}/www;
+  }}
+}}
+"""
+
+NODE_SRC = r"""
+const http = require('http');
+const fs = require('fs');
+const body = Buffer.alloc(%d, 'x');
+const srv = http.createServer((req, res) => {
+  res.writeHead(200, {'Content-Type': 'text/plain',
+                      'Content-Length': body.length});
+  res.end(body);
+});
+srv.keepAliveTimeout = 60000;
+srv.listen(0, '127.0.0.1', () => {
+  fs.writeFileSync(process.argv[1] + '.tmp', String(srv.address().port));
+  fs.renameSync(process.argv[1] + '.tmp', process.argv[1]);
+});
+process.on('SIGTERM', () => process.exit(0));
+""" % BODY
+
+CONNS = {"nginx": 16, "python": 2, "node": 16}
+
+
+class Server:
+    """One server instance (bare or preloaded) in its own directory."""
+
+    def __init__(self, procs, kind, env, cpus):
+        self.procs = procs
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix="swbench_%s_" % kind)
+        www = os.path.join(self.dir, "www")
+        os.mkdir(www)
+        with open(os.path.join(www, "file.txt"), "wb") as f:
+            f.write(b"x" * BODY)
+        self.errpath = os.path.join(self.dir, "stderr.txt")
+        self.err = open(self.errpath, "w")
+        if kind == "nginx":
+            self.port = B.free_port()
+            conf = os.path.join(self.dir, "nginx.conf")
+            user = "user root;" if os.geteuid() == 0 else ""
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.format(dir=self.dir, port=self.port,
+                                          user=user))
+            nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+            cmd = [nginx, "-c", conf, "-p", self.dir]
+            self.p = procs.start(cmd, env=env, stderr=self.err, cpus=cpus)
+            B.wait_listen(self.port, self.p)
+        elif kind == "python":
+            self.port = B.free_port()
+            cmd = [B.PYTHON, "-m", "http.server", "--bind", "127.0.0.1",
+                   "--directory", www, str(self.port)]
+            self.p = procs.start(cmd, env=env, stderr=self.err, cpus=cpus)
+            B.wait_listen(self.port, self.p)
+        elif kind == "node":
+            pf = os.path.join(self.dir, "port")
+            cmd = ["node", "-e", NODE_SRC, pf]
+            self.p = procs.start(cmd, env=env, stderr=self.err, cpus=cpus)
+            B.wait_file(pf, self.p)
+            self.port = int(open(pf).read())
+            B.wait_listen(self.port, self.p)
+        else:
+            raise ValueError(kind)
+        self.url = "http://127.0.0.1:%d/file.txt" % self.port
+
+    def pids(self):
+        return B.descendants(self.p.pid)
+
+    def stop(self):
+        # python's http.server exits cleanly (atexit runs) on SIGINT only.
+        sig = signal.SIGINT if self.kind == "python" else signal.SIGTERM
+        self.procs.stop(self.p, sig)
+        self.err.close()
+        text = open(self.errpath, errors="replace").read()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return text
+
+
+def measure(procs, srv, seconds, conns, wrk_cpus):
+    pids = srv.pids()
+    c0 = B.cpu_ticks(pids)
+    r, out = B.run_wrk(srv.url, seconds, conns, cpus=wrk_cpus, procs=procs)
+    time.sleep(1.0)
+    c1 = B.cpu_ticks(pids)
+    cpu_s = (c1 - c0) / B.CLK_TCK
+    r["cpu_s"] = cpu_s
+    r["cpu_us_per_req"] = (cpu_s * 1e6 / r["requests"]
+                           if r["requests"] else float("nan"))
+    if r["errors"] or r["non2xx"] or not r["requests"]:
+        B.log("warning: wrk reported errors:\n" + out)
+    return r
+
+
+def bench_server(procs, kind, coll, args):
+    pin = not args.no_pin and B.NCPU >= 2
+    srv_cpus = "0" if pin else None
+    wrk_cpus = "1" if pin else None
+    conns = CONNS[kind]
+    bare = Server(procs, kind, B.bare_env(), srv_cpus)
+    pre = Server(procs, kind, B.agent_env(coll, "bench-" + kind), srv_cpus)
+    runs = {"bare": [], "pre": []}
+    try:
+        for s in (bare, pre):  # warm-up: first connections, reporter load
+            B.run_wrk(s.url, 1, conns, cpus=wrk_cpus, procs=procs)
+        time.sleep(1.0)
+        for i in range(args.pairs):
+            order = [("bare", bare), ("pre", pre)]
+            if i % 2:
+                order.reverse()
+            for mode, s in order:
+                r = measure(procs, s, args.seconds, conns, wrk_cpus)
+                runs[mode].append(r)
+                B.log("  %-6s %-4s run %d: %8.0f req/s  p50 %6s ms  p99 %6s "
+                      "ms  cpu %6.2f us/req  (load %s)" % (
+                          kind, mode, i + 1, r["rps"], B.fmt(r["p50_ms"], 3),
+                          B.fmt(r["p99_ms"], 3), r["cpu_us_per_req"],
+                          B.loadavg()))
+    finally:
+        bare.stop()
+        stats = B.parse_agent_stats(pre.stop())
+    res = {"server": kind, "conns": conns, "seconds": args.seconds,
+           "pairs": args.pairs, "runs": runs, "agent_stats": stats}
+    for mode in ("bare", "pre"):
+        for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req"):
+            res["%s_%s" % (mode, key)] = B.median([r[key] for r in runs[mode]])
+    pairs = list(zip(runs["bare"], runs["pre"]))
+    res["rps_ratio"] = B.median([p["rps"] / b["rps"] for b, p in pairs
+                                 if b["rps"]])
+    res["p50_ratio"] = B.median([p["p50_ms"] / b["p50_ms"] for b, p in pairs
+                                 if b["p50_ms"]])
+    res["p99_ratio"] = B.median([p["p99_ms"] / b["p99_ms"] for b, p in pairs
+                                 if b["p99_ms"]])
+    diffs = [p["cpu_us_per_req"] - b["cpu_us_per_req"] for b, p in pairs]
+    res["added_cpu_us"] = B.median(diffs)
+    # Standard error of the pairwise differences: how far the machine's
+    # noise lets the median be trusted.
+    res["added_cpu_se"] = (statistics.stdev(diffs) / len(diffs) ** 0.5
+                           if len(diffs) > 1 else float("nan"))
+    return res
+
+
+def print_table(results):
+    print("%-7s %5s | %10s %10s %6s | %8s %8s %6s | %8s %8s %6s | %7s %7s %7s "
+          "%6s" % ("server", "conns", "bare rps", "pre rps", "ratio",
+                   "bare p50", "pre p50", "ratio", "bare p99", "pre p99",
+                   "ratio", "bare us", "pre us", "added", "+-se"))
+    for r in results:
+        print("%-7s %5d | %10.0f %10.0f %6s | %8s %8s %6s | %8s %8s %6s | "
+              "%7s %7s %7s %6s" % (
+                  r["server"], r["conns"], r["bare_rps"], r["pre_rps"],
+                  B.fmt(r["rps_ratio"], 3), B.fmt(r["bare_p50_ms"], 3),
+                  B.fmt(r["pre_p50_ms"], 3), B.fmt(r["p50_ratio"]),
+                  B.fmt(r["bare_p99_ms"], 3), B.fmt(r["pre_p99_ms"], 3),
+                  B.fmt(r["p99_ratio"]), B.fmt(r["bare_cpu_us_per_req"]),
+                  B.fmt(r["pre_cpu_us_per_req"]), B.fmt(r["added_cpu_us"]),
+                  B.fmt(r["added_cpu_se"])))
+    print("(medians over runs; latencies in ms; us = server CPU microseconds "
+          "per request, all its processes and threads)")
+    for r in results:
+        st = r["agent_stats"]
+        if st:
+            print("%s agent: spans_created=%s spans_dropped_ring=%s "
+                  "segments_sent=%s segments_dropped=%s" % (
+                      r["server"], st.get("spans_created"),
+                      st.get("spans_dropped_ring"), st.get("segments_sent"),
+                      st.get("segments_dropped")))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--servers", default="nginx,python,node")
+    ap.add_argument("--pairs", type=int)
+    ap.add_argument("--seconds", type=int)
+    ap.add_argument("--collector", choices=["sink", "python"], default="sink")
+    ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if args.pairs is None:
+        args.pairs = 2 if args.quick else 5
+    if args.seconds is None:
+        args.seconds = 3 if args.quick else 10
+    B.need_tool("wrk")
+    B.build()
+    procs = B.Procs()
+    pin = not args.no_pin and B.NCPU >= 2
+    B.log("servers: %s; %d pairs x %d s; collector %s; %s" % (
+        args.servers, args.pairs, args.seconds, args.collector, B.machine()))
+    coll = B.Collector(procs, args.collector, cpus="1" if pin else None)
+    results = []
+    try:
+        for kind in args.servers.split(","):
+            if kind == "node" and shutil.which("node") is None:
+                B.log("node not found: skipped")
+                continue
+            results.append(bench_server(procs, kind, coll, args))
+    finally:
+        coll.stop()
+        procs.kill_all()
+    print_table(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"collector": args.collector, "results": results}, f,
+                      indent=1)
+
+
+if __name__ == "__main__":
+    main()
