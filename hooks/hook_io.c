@@ -79,6 +79,7 @@ after_send(int fd, const void *b, ssize_t r)
 SW_EXPORT ssize_t
 read(int fd, void *b, size_t n)
 {
+  SW_HOOK_FAST(read, fd, (fd, b, n));
   SW_HOOK_ENTER(read, (fd, b, n), syscall(SYS_read, fd, b, n));
   return after_recv(fd, b, sw_real_read(fd, b, n), 0);
 }
@@ -86,6 +87,7 @@ read(int fd, void *b, size_t n)
 SW_EXPORT ssize_t
 __read_chk(int fd, void *b, size_t n, size_t bl)
 {
+  SW_HOOK_FAST(__read_chk, fd, (fd, b, n, bl));
   SW_HOOK_ENTER(__read_chk, (fd, b, n, bl), syscall(SYS_read, fd, b, n));
   return after_recv(fd, b, sw_real___read_chk(fd, b, n, bl), 0);
 }
@@ -93,6 +95,7 @@ __read_chk(int fd, void *b, size_t n, size_t bl)
 SW_EXPORT ssize_t
 write(int fd, const void *b, size_t n)
 {
+  SW_HOOK_FAST(write, fd, (fd, b, n));
   SW_HOOK_ENTER(write, (fd, b, n), syscall(SYS_write, fd, b, n));
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
     struct iovec v = {(void *)b, n};
@@ -106,6 +109,7 @@ write(int fd, const void *b, size_t n)
 SW_EXPORT ssize_t
 recv(int fd, void *b, size_t n, int f)
 {
+  SW_HOOK_FAST(recv, fd, (fd, b, n, f));
   SW_HOOK_ENTER(recv, (fd, b, n, f),
                 syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL));
   return after_recv(fd, b, sw_real_recv(fd, b, n, f), f);
@@ -114,6 +118,7 @@ recv(int fd, void *b, size_t n, int f)
 SW_EXPORT ssize_t
 __recv_chk(int fd, void *b, size_t n, size_t bl, int f)
 {
+  SW_HOOK_FAST(__recv_chk, fd, (fd, b, n, bl, f));
   SW_HOOK_ENTER(__recv_chk, (fd, b, n, bl, f),
                 syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL));
   return after_recv(fd, b, sw_real___recv_chk(fd, b, n, bl, f), f);
@@ -122,6 +127,7 @@ __recv_chk(int fd, void *b, size_t n, size_t bl, int f)
 SW_EXPORT ssize_t
 send(int fd, const void *b, size_t n, int f)
 {
+  SW_HOOK_FAST(send, fd, (fd, b, n, f));
   SW_HOOK_ENTER(send, (fd, b, n, f),
                 syscall(SYS_sendto, fd, b, n, f, NULL, 0));
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
@@ -136,6 +142,7 @@ send(int fd, const void *b, size_t n, int f)
 SW_EXPORT ssize_t
 recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l)
 {
+  SW_HOOK_FAST(recvfrom, fd, (fd, b, n, f, a, l));
   SW_HOOK_ENTER(recvfrom, (fd, b, n, f, a, l),
                 syscall(SYS_recvfrom, fd, b, n, f, a, l));
   return after_recv(fd, b, sw_real_recvfrom(fd, b, n, f, a, l), f);
@@ -145,6 +152,7 @@ SW_EXPORT ssize_t
 __recvfrom_chk(int fd, void *b, size_t n, size_t bl, int f,
                struct sockaddr *a, socklen_t *l)
 {
+  SW_HOOK_FAST(__recvfrom_chk, fd, (fd, b, n, bl, f, a, l));
   SW_HOOK_ENTER(__recvfrom_chk, (fd, b, n, bl, f, a, l),
                 syscall(SYS_recvfrom, fd, b, n, f, a, l));
   return after_recv(fd, b, sw_real___recvfrom_chk(fd, b, n, bl, f, a, l), f);
@@ -154,6 +162,7 @@ SW_EXPORT ssize_t
 sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a,
        socklen_t l)
 {
+  SW_HOOK_FAST(sendto, fd, (fd, b, n, f, a, l));
   SW_HOOK_ENTER(sendto, (fd, b, n, f, a, l),
                 syscall(SYS_sendto, fd, b, n, f, a, l));
   /* A connected stream socket ignores the address: same as send(). */
@@ -169,6 +178,7 @@ sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a,
 SW_EXPORT ssize_t
 readv(int fd, const struct iovec *v, int c)
 {
+  SW_HOOK_FAST(readv, fd, (fd, v, c));
   SW_HOOK_ENTER(readv, (fd, v, c), syscall(SYS_readv, fd, v, c));
   ssize_t r = sw_real_readv(fd, v, c);
   if (SW_UNLIKELY(sw_conn_tracked(fd))) {
@@ -183,6 +193,7 @@ readv(int fd, const struct iovec *v, int c)
 SW_EXPORT ssize_t
 writev(int fd, const struct iovec *v, int c)
 {
+  SW_HOOK_FAST(writev, fd, (fd, v, c));
   SW_HOOK_ENTER(writev, (fd, v, c), syscall(SYS_writev, fd, v, c));
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd) && c >= 0) {
     ssize_t r = send_injected(fd, v, c, 0, 0);
@@ -198,6 +209,7 @@ writev(int fd, const struct iovec *v, int c)
 SW_EXPORT ssize_t
 recvmsg(int fd, struct msghdr *m, int f)
 {
+  SW_HOOK_FAST(recvmsg, fd, (fd, m, f));
   SW_HOOK_ENTER(recvmsg, (fd, m, f), syscall(SYS_recvmsg, fd, m, f));
   ssize_t r = sw_real_recvmsg(fd, m, f);
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && !(f & MSG_PEEK)) {
@@ -213,6 +225,7 @@ recvmsg(int fd, struct msghdr *m, int f)
 SW_EXPORT ssize_t
 sendmsg(int fd, const struct msghdr *m, int f)
 {
+  SW_HOOK_FAST(sendmsg, fd, (fd, m, f));
   SW_HOOK_ENTER(sendmsg, (fd, m, f), syscall(SYS_sendmsg, fd, m, f));
   /* Only plain stream writes: no address, no ancillary data. */
   if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd) && m &&
@@ -231,6 +244,7 @@ sendmsg(int fd, const struct msghdr *m, int f)
 SW_EXPORT ssize_t
 sendfile(int o, int i, off_t *off, size_t n)
 {
+  SW_HOOK_FAST(sendfile, o, (o, i, off, n));
   SW_HOOK_ENTER(sendfile, (o, i, off, n), syscall(SYS_sendfile, o, i, off, n));
   ssize_t r = sw_real_sendfile(o, i, off, n);
   if (SW_UNLIKELY(sw_conn_tracked(o)) && r > 0)
@@ -241,6 +255,7 @@ sendfile(int o, int i, off_t *off, size_t n)
 SW_EXPORT ssize_t
 sendfile64(int o, int i, off64_t *off, size_t n)
 {
+  SW_HOOK_FAST(sendfile64, o, (o, i, off, n));
   SW_HOOK_ENTER(sendfile64, (o, i, off, n),
                 syscall(SYS_sendfile, o, i, off, n));
   ssize_t r = sw_real_sendfile64(o, i, off, n);

@@ -1,6 +1,7 @@
 /* trace.c: ids, clocks and per-thread contexts. */
 #include "sw_common.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #include "trace.h"
@@ -12,6 +13,51 @@ static _Atomic uint64_t id_counter;
 
 static struct sw_thread_ctx ctx_pool[SW_THREAD_CTX_MAX];
 static _Atomic uint32_t ctx_next;
+/* Contexts of exited threads are recycled: a pthread key's destructor
+ * (the first 32 keys live in the thread descriptor: no allocation) pushes
+ * the index on a tagged free stack, as the connection slots do. */
+static pthread_key_t ctx_key;
+static int ctx_key_ok;
+static _Atomic uint64_t ctx_free;
+static _Atomic uint32_t ctx_link[SW_THREAD_CTX_MAX];
+
+static void
+ctx_release(void *v)
+{
+  uint32_t i = (uint32_t)(uintptr_t)v - 1;
+  if (i >= SW_THREAD_CTX_MAX)
+    return;
+  atomic_store_explicit(&ctx_pool[i].inflight, 0, memory_order_relaxed);
+  uint64_t old = atomic_load_explicit(&ctx_free, memory_order_relaxed);
+  for (;;) {
+    atomic_store_explicit(&ctx_link[i], (uint32_t)old, memory_order_relaxed);
+    uint64_t nw = (old & 0xffffffff00000000ULL) | (i + 1);
+    /* Release pairs with the acquire CAS in ctx_pop(). */
+    if (atomic_compare_exchange_weak_explicit(&ctx_free, &old, nw,
+                                              memory_order_release,
+                                              memory_order_relaxed))
+      return;
+  }
+}
+
+static int64_t
+ctx_pop(void)
+{
+  uint64_t old = atomic_load_explicit(&ctx_free, memory_order_acquire);
+  for (;;) {
+    uint32_t top = (uint32_t)old;
+    if (top == 0)
+      return -1;
+    uint32_t next = atomic_load_explicit(&ctx_link[top - 1],
+                                         memory_order_relaxed);
+    uint64_t nw = ((old >> 32) + 1) << 32 | next;
+    if (atomic_compare_exchange_weak_explicit(&ctx_free, &old, nw,
+                                              memory_order_acquire,
+                                              memory_order_acquire))
+      return top - 1;
+  }
+}
+
 /* Index + 1 into ctx_pool; 0 = none yet. initial-exec: no allocation. */
 static __thread uint32_t tls_ctx __attribute__((tls_model("initial-exec")));
 
@@ -29,6 +75,8 @@ void
 sw_trace_init(uint64_t seed)
 {
   id_prefix = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+  if (!ctx_key_ok)
+    ctx_key_ok = pthread_key_create(&ctx_key, ctx_release) == 0;
   atomic_store_explicit(&id_counter, 0, memory_order_relaxed);
 }
 
@@ -65,10 +113,17 @@ sw_thread_ctx(void)
   uint32_t i = tls_ctx;
   if (SW_LIKELY(i != 0))
     return &ctx_pool[i - 1];
-  i = atomic_fetch_add_explicit(&ctx_next, 1, memory_order_relaxed);
-  if (i >= SW_THREAD_CTX_MAX)
-    return NULL; /* pool exhausted: this thread stays without context */
+  int64_t f = ctx_pop();
+  if (f >= 0) {
+    i = (uint32_t)f;
+  } else {
+    i = atomic_fetch_add_explicit(&ctx_next, 1, memory_order_relaxed);
+    if (i >= SW_THREAD_CTX_MAX)
+      return NULL; /* pool exhausted: this thread stays without context */
+  }
   tls_ctx = i + 1;
+  if (ctx_key_ok)
+    pthread_setspecific(ctx_key, (void *)(uintptr_t)(i + 1));
   return &ctx_pool[i];
 }
 
