@@ -210,8 +210,8 @@ reporter_main(void *arg)
       futex(&flush_done, FUTEX_WAKE, 1, NULL);
       break;
     }
-    /* Tick at least every 100 ms even while full batches keep coming. */
-    if (n == BATCH && now - last_tick < 100)
+    /* Tick at least every 20 ms even while full batches keep coming. */
+    if (n == BATCH && now - last_tick < 20)
       continue; /* more is waiting */
     last_tick = now;
     int want = ops_ready ? ops->tick(now) : 1000;

@@ -231,16 +231,19 @@ send_batch(int64_t deadline_ms)
 static void
 tick_segments(int64_t now)
 {
-  int rounds = 0;
+  int64_t start = now;
 
   if (!R.xp) {
     drop_queued(&R.dropped_backend);
     return;
   }
+  /* Keep sending while a backlog remains, bounded by time (not by a
+   * count of calls), so that a busy reporter empties its queue instead of
+   * letting it overflow, and still gets back to the ring regularly. */
   while (sw_asm_queued(&R.as) > 0 && now >= R.seg_bo.retry_ms &&
          (now - R.last_send_ms >= SW_REP_SEND_INTERVAL_MS ||
           sw_asm_queued(&R.as) >= SW_REP_SEND_EAGER) &&
-         rounds++ < 8) {
+         now - start < SW_REP_SEND_BUDGET_MS) {
     int rc = send_batch(now + 10 * 1000);
 
     now = sw_xport_now_ms();

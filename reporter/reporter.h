@@ -14,6 +14,8 @@
 #define SW_REP_SEND_INTERVAL_MS 20
 /* ...or at once when this many are waiting. */
 #define SW_REP_SEND_EAGER 256
+/* How long one tick may keep sending a backlog. */
+#define SW_REP_SEND_BUDGET_MS 50
 /* One call carries at most this many segments and this many bytes of
  * span records (the encoded size is a fraction of it). */
 #define SW_REP_BATCH_MAX 1000
