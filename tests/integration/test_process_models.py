@@ -591,8 +591,11 @@ def test_double_fork_daemon_keeps_tracing(procs, collector, plain, tmp_path):
 
 def test_hooked_calls_from_signal_handlers(procs, collector):
     n = 3000
+    # The helper exits right after its last request: give the exit flush
+    # room for the backlog on a busy machine (it returns once done).
     env = sw_env(collector, "signals",
-                 SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE=2 * n + 1024)
+                 SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE=2 * n + 1024,
+                 SW_AGENT_FLUSH_TIMEOUT_MS=30000)
     p = procs.start([helper("proc_signal"), str(n), "100"], env=env,
                     stdout=subprocess.PIPE, text=True)
     out, _ = p.communicate(timeout=150)
