@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config libcurl4-openssl-dev libprotobuf-c-dev
   protobuf-c-compiler libcriterion-dev librdkafka-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf python3-pytest
   python3-yaml nginx-light curl gunicorn clang libclang-rt-14-dev binutils
-  procps iproute2 wrk)
+  procps iproute2 wrk musl-tools)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(hyperfine valgrind)
 fi
