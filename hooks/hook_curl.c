@@ -1332,37 +1332,30 @@ curl_multi_cleanup(CURLM *m)
   return rc;
 }
 
-/* The calls that do a multi handle's I/O: only guarded. */
+/* The calls that do a multi handle's I/O: only guarded, so the socket
+ * hooks stay quiet for libcurl's own connections. */
+#define SW_CURL_MULTI_GUARDED(name, params, args)                      \
+  SW_EXPORT CURLMcode name params                                     \
+  {                                                                   \
+    struct sw_curl_lib *L = lib_of(__builtin_return_address(0));      \
+    sw_##name##_fn f = REAL(L, name);                                 \
+    if (!f)                                                           \
+      return CURLM_INTERNAL_ERROR;                                    \
+    if (passthrough())                                                \
+      return f args;                                                  \
+    sw_tls_busy++;                                                    \
+    CURLMcode rc = f args;                                            \
+    sw_tls_busy--;                                                    \
+    return rc;                                                        \
+  }
 
-SW_EXPORT CURLMcode
-curl_multi_perform(CURLM *m, int *running)
-{
-  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
-  sw_curl_multi_perform_fn f = REAL(L, curl_multi_perform);
-  if (!f)
-    return CURLM_INTERNAL_ERROR;
-  if (passthrough())
-    return f(m, running);
-  sw_tls_busy++;
-  CURLMcode rc = f(m, running);
-  sw_tls_busy--;
-  return rc;
-}
-
-SW_EXPORT CURLMcode
-curl_multi_socket_action(CURLM *m, curl_socket_t s, int ev, int *running)
-{
-  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
-  sw_curl_multi_socket_action_fn f = REAL(L, curl_multi_socket_action);
-  if (!f)
-    return CURLM_INTERNAL_ERROR;
-  if (passthrough())
-    return f(m, s, ev, running);
-  sw_tls_busy++;
-  CURLMcode rc = f(m, s, ev, running);
-  sw_tls_busy--;
-  return rc;
-}
+SW_CURL_MULTI_GUARDED(curl_multi_perform, (CURLM *m, int *running),
+                      (m, running))
+SW_CURL_MULTI_GUARDED(curl_multi_socket_action,
+                      (CURLM *m, curl_socket_t s, int ev, int *running),
+                      (m, s, ev, running))
+SW_CURL_MULTI_GUARDED(curl_multi_socket_all, (CURLM *m, int *running),
+                      (m, running))
 
 /* Parenthesised: <curl/multi.h> maps this old name onto
  * curl_multi_socket_action() with a macro; programs built against old
@@ -1382,17 +1375,3 @@ SW_EXPORT CURLMcode
   return rc;
 }
 
-SW_EXPORT CURLMcode
-curl_multi_socket_all(CURLM *m, int *running)
-{
-  struct sw_curl_lib *L = lib_of(__builtin_return_address(0));
-  sw_curl_multi_socket_all_fn f = REAL(L, curl_multi_socket_all);
-  if (!f)
-    return CURLM_INTERNAL_ERROR;
-  if (passthrough())
-    return f(m, running);
-  sw_tls_busy++;
-  CURLMcode rc = f(m, running);
-  sw_tls_busy--;
-  return rc;
-}

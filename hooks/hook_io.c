@@ -61,7 +61,7 @@ send_injected(int fd, const struct iovec *iov, int cnt, int flags, int msg)
     }
     if (k < 0)
       return k;
-    size_t app = sw_conn_app_bytes(before, rest, (size_t)k);
+    size_t app = sw_inject_app_bytes(before, rest, (size_t)k);
     SW_GUARDED(sw_conn_send_done(fd, iov, cnt, before, (size_t)k));
     if (app > 0 || n == 0)
       return (ssize_t)app;

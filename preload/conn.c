@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "filter.h"
 #include "http1.h"
+#include "idstack.h"
 #include "inject.h"
 #include "sw8.h"
 #include "sw_stats.h"
@@ -36,7 +37,6 @@ struct sw_conn {
   /* Bumped on every new request and on slot reuse: a thread context that
    * names (slot, gen) names exactly one request. */
   _Atomic uint32_t gen;
-  _Atomic uint32_t next_free; /* free list link: index + 1 */
   int fd;
   uint8_t role;
   uint8_t dead;      /* not HTTP, or contended: ignore until close */
@@ -61,9 +61,9 @@ uint32_t sw_conn_map_len;
 static const struct sw_config *cfg;
 static struct sw_conn *slots;
 static uint32_t nslots;
-/* Treiber stack of free slots: low 32 bits index + 1, high 32 bits a tag
- * bumped on every pop so that a stale head never passes the CAS (ABA). */
+/* Free slots (idstack.h); slot_link is the stack's link array. */
 static _Atomic uint64_t free_head;
+static _Atomic uint32_t *slot_link;
 static _Atomic int first_conn_seen;
 static size_t map_len_bytes, slots_bytes;
 
@@ -78,18 +78,7 @@ map_zeroed(size_t len)
 static void
 slot_push(uint32_t idx)
 {
-  uint64_t old = atomic_load_explicit(&free_head, memory_order_relaxed);
-  for (;;) {
-    atomic_store_explicit(&slots[idx].next_free, (uint32_t)old,
-                          memory_order_relaxed);
-    uint64_t nw = (old & 0xffffffff00000000ULL) | (idx + 1);
-    /* Release: the slot's reset contents are visible to the next popper,
-     * whose acquire CAS pairs with this one. */
-    if (atomic_compare_exchange_weak_explicit(&free_head, &old, nw,
-                                              memory_order_release,
-                                              memory_order_relaxed))
-      return;
-  }
+  sw_idstack_push(&free_head, slot_link, idx);
 }
 
 /* Slots never used yet are handed out from a high-water mark, so the
@@ -100,19 +89,9 @@ static _Atomic uint32_t slots_used;
 static int64_t
 slot_pop(void)
 {
-  uint64_t old = atomic_load_explicit(&free_head, memory_order_acquire);
-  for (;;) {
-    uint32_t top = (uint32_t)old;
-    if (top == 0)
-      break;
-    uint32_t next = atomic_load_explicit(&slots[top - 1].next_free,
-                                         memory_order_relaxed);
-    uint64_t nw = ((old >> 32) + 1) << 32 | next;
-    if (atomic_compare_exchange_weak_explicit(&free_head, &old, nw,
-                                              memory_order_acquire,
-                                              memory_order_acquire))
-      return top - 1;
-  }
+  int64_t top = sw_idstack_pop(&free_head, slot_link);
+  if (top >= 0)
+    return top;
   uint32_t i = atomic_load_explicit(&slots_used, memory_order_relaxed);
   while (i < nslots) {
     if (atomic_compare_exchange_weak_explicit(&slots_used, &i, i + 1,
@@ -131,7 +110,8 @@ sw_conn_init(const struct sw_config *c, uint32_t max_fds, uint32_t n)
   slots_bytes = (size_t)n * sizeof(*slots);
   sw_conn_map = map_zeroed(map_len_bytes);
   slots = map_zeroed(slots_bytes);
-  if (!sw_conn_map || !slots)
+  slot_link = map_zeroed((size_t)n * sizeof(*slot_link));
+  if (!sw_conn_map || !slots || !slot_link)
     return -12; /* -ENOMEM */
   nslots = n;
   atomic_store_explicit(&free_head, 0, memory_order_relaxed);
@@ -683,6 +663,27 @@ finish_request(struct sw_conn *c)
 
 /* ------------------------------------------------------------- byte feeds */
 
+/* Bytes that are not HTTP/1.x: close what is open and stop tracing. */
+static void
+parse_failed(struct sw_conn *c)
+{
+  SW_STAT_INC(parse_errors);
+  if (c->span_open)
+    finish_request(c);
+  c->dead = 1;
+}
+
+/* A response completed: it answers the oldest outstanding request, which
+ * is the open span if there is one (see feed_req on pipelining). */
+static void
+response_done(struct sw_conn *c)
+{
+  if (c->span_open)
+    finish_request(c);
+  else if (c->untraced > 0)
+    c->untraced--;
+}
+
 /* Request direction: server reads it, client writes it. */
 static void
 feed_req(struct sw_conn *c, const char *buf, size_t len)
@@ -694,10 +695,7 @@ feed_req(struct sw_conn *c, const char *buf, size_t len)
     size_t used = 0;
     int rc = sw_h1_feed(&c->req, buf, len, &used);
     if (rc == SW_H1_ERROR) {
-      SW_STAT_INC(parse_errors);
-      if (c->span_open)
-        finish_request(c);
-      c->dead = 1;
+      parse_failed(c);
       return;
     }
     buf += used;
@@ -728,20 +726,13 @@ feed_rsp(struct sw_conn *c, const char *buf, size_t len)
     size_t used = 0;
     int rc = sw_h1_feed(&c->rsp, buf, len, &used);
     if (rc == SW_H1_ERROR) {
-      SW_STAT_INC(parse_errors);
-      if (c->span_open)
-        finish_request(c);
-      c->dead = 1;
+      parse_failed(c);
       return;
     }
     buf += used;
     len -= used;
-    if (rc & SW_H1_DONE) {
-      if (c->span_open)
-        finish_request(c);
-      else if (c->untraced > 0)
-        c->untraced--;
-    }
+    if (rc & SW_H1_DONE)
+      response_done(c);
   }
 }
 
@@ -809,16 +800,10 @@ sw_conn_on_sendfile(int fd, size_t n)
     return;
   /* Only a server's response body goes out through sendfile here. */
   int rc = c->role == ROLE_SERVER ? sw_h1_skip(&c->rsp, n) : SW_H1_ERROR;
-  if (rc == SW_H1_ERROR) {
-    if (c->span_open)
-      finish_request(c);
-    c->dead = 1;
-  } else if (rc & SW_H1_DONE) {
-    if (c->span_open)
-      finish_request(c);
-    else if (c->untraced > 0)
-      c->untraced--;
-  }
+  if (rc == SW_H1_ERROR)
+    parse_failed(c);
+  else if (rc & SW_H1_DONE)
+    response_done(c);
   unlock(c);
 }
 
@@ -929,14 +914,4 @@ sw_conn_send_done(int fd, const struct iovec *iov, int cnt,
     }
   }
   unlock(c);
-}
-
-size_t
-sw_conn_app_bytes(size_t app_before, size_t line_rest, size_t k)
-{
-  if (k <= app_before)
-    return k;
-  if (k < app_before + line_rest)
-    return app_before;
-  return k - line_rest;
 }

@@ -82,7 +82,7 @@ int sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
 /* sw8 injection on client connections (see inject.h). Before a write:
  * returns 1 when the caller must send out[0..*nout) instead of the
  * application's iov (a request head that gets an sw8 line, or the rest of
- * one), with *app_before / *line_rest for sw_conn_app_bytes(). After the
+ * one), with *app_before / *line_rest for sw_inject_app_bytes(). After the
  * kernel took k bytes of it: sw_conn_send_done() advances the state and
  * feeds the application's bytes to the parser. out needs room for
  * SW_INJECT_MAX_IOV + 2 entries. */
@@ -91,8 +91,6 @@ int sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
                          size_t *line_rest);
 void sw_conn_send_done(int fd, const struct iovec *iov, int cnt,
                        size_t app_before, size_t k);
-/* How many of k bytes sent were the application's. */
-size_t sw_conn_app_bytes(size_t app_before, size_t line_rest, size_t k);
 
 /* SW_AGENT_LOG_REPORTER_SAFE_MODE: scrubs "://user:pass@" from every
  * text field of s. Call on every span before sw_sink_span(). */

@@ -88,19 +88,22 @@ sw_inject_compose(const struct sw_inject *ij, const struct iovec *iov,
 }
 
 size_t
+sw_inject_app_bytes(size_t app_before, size_t line_rest, size_t k)
+{
+  if (k <= app_before)
+    return k;
+  if (k < app_before + line_rest)
+    return app_before;
+  return k - line_rest;
+}
+
+size_t
 sw_inject_account(struct sw_inject *ij, size_t app_before, size_t k)
 {
   size_t rest = sw_inject_pending(ij) ? (size_t)(ij->len - ij->sent) : 0;
-  size_t app;
-  if (k <= app_before) {
-    app = k;
-  } else if (k < app_before + rest) {
-    app = app_before;
-    ij->sent = (uint16_t)(ij->sent + (k - app_before));
-  } else {
-    app = k - rest;
-    ij->sent = ij->len;
-  }
+  size_t app = sw_inject_app_bytes(app_before, rest, k);
+  /* Whatever the kernel took beyond the application's bytes was line. */
+  ij->sent = (uint16_t)(ij->sent + (k - app));
   ij->pos += (uint32_t)app;
   return app;
 }

@@ -49,6 +49,10 @@ int sw_inject_compose(const struct sw_inject *ij, const struct iovec *iov,
                       int cnt, size_t n, struct iovec *out,
                       size_t *app_before);
 
+/* Of k bytes taken from a composed output with app_before application
+ * bytes ahead of line_rest line bytes: how many were the application's. */
+size_t sw_inject_app_bytes(size_t app_before, size_t line_rest, size_t k);
+
 /* The kernel took k bytes of the composed output. Returns how many of
  * them were the application's, and advances the state. */
 size_t sw_inject_account(struct sw_inject *ij, size_t app_before, size_t k);

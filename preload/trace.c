@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "idstack.h"
 #include "trace.h"
 
 #define SW_THREAD_CTX_MAX 4096
@@ -15,7 +16,7 @@ static struct sw_thread_ctx ctx_pool[SW_THREAD_CTX_MAX];
 static _Atomic uint32_t ctx_next;
 /* Contexts of exited threads are recycled: a pthread key's destructor
  * (the first 32 keys live in the thread descriptor: no allocation) pushes
- * the index on a tagged free stack, as the connection slots do. */
+ * the index on a free stack (idstack.h), as the connection slots do. */
 static pthread_key_t ctx_key;
 static int ctx_key_ok;
 static _Atomic uint64_t ctx_free;
@@ -28,34 +29,7 @@ ctx_release(void *v)
   if (i >= SW_THREAD_CTX_MAX)
     return;
   atomic_store_explicit(&ctx_pool[i].inflight, 0, memory_order_relaxed);
-  uint64_t old = atomic_load_explicit(&ctx_free, memory_order_relaxed);
-  for (;;) {
-    atomic_store_explicit(&ctx_link[i], (uint32_t)old, memory_order_relaxed);
-    uint64_t nw = (old & 0xffffffff00000000ULL) | (i + 1);
-    /* Release pairs with the acquire CAS in ctx_pop(). */
-    if (atomic_compare_exchange_weak_explicit(&ctx_free, &old, nw,
-                                              memory_order_release,
-                                              memory_order_relaxed))
-      return;
-  }
-}
-
-static int64_t
-ctx_pop(void)
-{
-  uint64_t old = atomic_load_explicit(&ctx_free, memory_order_acquire);
-  for (;;) {
-    uint32_t top = (uint32_t)old;
-    if (top == 0)
-      return -1;
-    uint32_t next = atomic_load_explicit(&ctx_link[top - 1],
-                                         memory_order_relaxed);
-    uint64_t nw = ((old >> 32) + 1) << 32 | next;
-    if (atomic_compare_exchange_weak_explicit(&ctx_free, &old, nw,
-                                              memory_order_acquire,
-                                              memory_order_acquire))
-      return top - 1;
-  }
+  sw_idstack_push(&ctx_free, ctx_link, i);
 }
 
 /* Index + 1 into ctx_pool; 0 = none yet. initial-exec: no allocation. */
@@ -113,7 +87,7 @@ sw_thread_ctx(void)
   uint32_t i = tls_ctx;
   if (SW_LIKELY(i != 0))
     return &ctx_pool[i - 1];
-  int64_t f = ctx_pop();
+  int64_t f = sw_idstack_pop(&ctx_free, ctx_link);
   if (f >= 0) {
     i = (uint32_t)f;
   } else {
