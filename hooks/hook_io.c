@@ -4,10 +4,14 @@
  * recvmsg, sendmsg, sendfile, sendfile64, and the _FORTIFY_SOURCE entry
  * points __read_chk, __recv_chk, __recvfrom_chk.
  * Any fd that is not a tracked connection (files, pipes, eventfds) costs
- * one bounds check and one relaxed load after the real call. Bookkeeping
- * is async-signal-safe and runs with errno saved and the guard set; the
- * caller always gets the real result. MSG_PEEK reads are not fed to the
- * parser (the bytes will be read again). */
+ * one bounds check and one relaxed load of the fd map, then a tail call
+ * to the real function (SW_FD_HOOK). The fd map is looked at once, before
+ * the real call: the bookkeeping functions of conn.c look the fd up again
+ * under the connection's lock, so an fd closed meanwhile by another
+ * thread is ignored there. Bookkeeping is async-signal-safe and runs with
+ * errno saved and the guard set; the caller always gets the real result.
+ * MSG_PEEK reads are not fed to the parser (the bytes will be read
+ * again). */
 #include "sw_common.h"
 
 #include <errno.h>
@@ -17,15 +21,33 @@
 
 #include "sw_hook.h"
 
+/* r: what the real receive returned on a tracked fd. */
 static inline ssize_t
-after_recv(int fd, const void *b, ssize_t r, int flags)
+after_recv(int fd, const void *b, ssize_t r)
 {
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && !(flags & MSG_PEEK)) {
-    if (r > 0)
-      SW_GUARDED(sw_conn_on_recv(fd, b, (size_t)r));
-    else if (r == 0)
-      SW_GUARDED(sw_conn_on_eof(fd));
-  }
+  if (r > 0)
+    SW_GUARDED(sw_conn_on_recv(fd, b, (size_t)r));
+  else if (r == 0)
+    SW_GUARDED(sw_conn_on_eof(fd));
+  return r;
+}
+
+static inline ssize_t
+after_recv_iov(int fd, const struct iovec *v, int c, ssize_t r)
+{
+  if (r > 0)
+    SW_GUARDED(sw_conn_on_recv_iov(fd, v, c, (size_t)r));
+  else if (r == 0)
+    SW_GUARDED(sw_conn_on_eof(fd));
+  return r;
+}
+
+/* r: what the real send returned on a tracked fd. */
+static inline ssize_t
+after_send(int fd, const void *b, ssize_t r)
+{
+  if (r > 0)
+    SW_GUARDED(sw_conn_on_send(fd, b, (size_t)r));
   return r;
 }
 
@@ -68,198 +90,180 @@ send_injected(int fd, const struct iovec *iov, int cnt, int flags, int msg)
   }
 }
 
-static inline ssize_t
-after_send(int fd, const void *b, ssize_t r)
+/* One buffer on a client connection: maybe with an sw8 line. */
+static ssize_t
+send_injected1(int fd, const void *b, size_t n, int flags, int msg)
 {
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
-    SW_GUARDED(sw_conn_on_send(fd, b, (size_t)r));
-  return r;
+  struct iovec v = {(void *)b, n};
+  return send_injected(fd, &v, 1, flags, msg);
 }
 
-SW_EXPORT ssize_t
-read(int fd, void *b, size_t n)
+SW_FD_HOOK(ssize_t, read, (int fd, void *b, size_t n), (fd, b, n), fd)
 {
-  SW_HOOK_FAST(read, fd, (fd, b, n));
-  SW_HOOK_ENTER(read, (fd, b, n), syscall(SYS_read, fd, b, n));
-  return after_recv(fd, b, sw_real_read(fd, b, n), 0);
+  SW_HOOK_PASS(read, (fd, b, n));
+  return after_recv(fd, b, sw_real_read(fd, b, n));
 }
 
-SW_EXPORT ssize_t
-__read_chk(int fd, void *b, size_t n, size_t bl)
+SW_FD_HOOK(ssize_t, __read_chk, (int fd, void *b, size_t n, size_t bl),
+           (fd, b, n, bl), fd)
 {
-  SW_HOOK_FAST(__read_chk, fd, (fd, b, n, bl));
-  SW_HOOK_ENTER(__read_chk, (fd, b, n, bl), syscall(SYS_read, fd, b, n));
-  return after_recv(fd, b, sw_real___read_chk(fd, b, n, bl), 0);
+  SW_HOOK_PASS(__read_chk, (fd, b, n, bl));
+  return after_recv(fd, b, sw_real___read_chk(fd, b, n, bl));
 }
 
-SW_EXPORT ssize_t
-write(int fd, const void *b, size_t n)
+SW_FD_HOOK(ssize_t, write, (int fd, const void *b, size_t n), (fd, b, n), fd)
 {
-  SW_HOOK_FAST(write, fd, (fd, b, n));
-  SW_HOOK_ENTER(write, (fd, b, n), syscall(SYS_write, fd, b, n));
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
-    struct iovec v = {(void *)b, n};
-    ssize_t r = send_injected(fd, &v, 1, 0, 0);
+  SW_HOOK_PASS(write, (fd, b, n));
+  if (sw_conn_is_client(fd)) {
+    ssize_t r = send_injected1(fd, b, n, 0, 0);
     if (r != -2)
       return r;
   }
   return after_send(fd, b, sw_real_write(fd, b, n));
 }
 
-SW_EXPORT ssize_t
-recv(int fd, void *b, size_t n, int f)
+SW_FD_HOOK(ssize_t, recv, (int fd, void *b, size_t n, int f), (fd, b, n, f),
+           fd)
 {
-  SW_HOOK_FAST(recv, fd, (fd, b, n, f));
-  SW_HOOK_ENTER(recv, (fd, b, n, f),
-                syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL));
-  return after_recv(fd, b, sw_real_recv(fd, b, n, f), f);
+  SW_HOOK_PASS(recv, (fd, b, n, f));
+  ssize_t r = sw_real_recv(fd, b, n, f);
+  if (f & MSG_PEEK)
+    return r;
+  return after_recv(fd, b, r);
 }
 
-SW_EXPORT ssize_t
-__recv_chk(int fd, void *b, size_t n, size_t bl, int f)
+SW_FD_HOOK(ssize_t, __recv_chk, (int fd, void *b, size_t n, size_t bl, int f),
+           (fd, b, n, bl, f), fd)
 {
-  SW_HOOK_FAST(__recv_chk, fd, (fd, b, n, bl, f));
-  SW_HOOK_ENTER(__recv_chk, (fd, b, n, bl, f),
-                syscall(SYS_recvfrom, fd, b, n, f, NULL, NULL));
-  return after_recv(fd, b, sw_real___recv_chk(fd, b, n, bl, f), f);
+  SW_HOOK_PASS(__recv_chk, (fd, b, n, bl, f));
+  ssize_t r = sw_real___recv_chk(fd, b, n, bl, f);
+  if (f & MSG_PEEK)
+    return r;
+  return after_recv(fd, b, r);
 }
 
-SW_EXPORT ssize_t
-send(int fd, const void *b, size_t n, int f)
+SW_FD_HOOK(ssize_t, send, (int fd, const void *b, size_t n, int f),
+           (fd, b, n, f), fd)
 {
-  SW_HOOK_FAST(send, fd, (fd, b, n, f));
-  SW_HOOK_ENTER(send, (fd, b, n, f),
-                syscall(SYS_sendto, fd, b, n, f, NULL, 0));
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
-    struct iovec v = {(void *)b, n};
-    ssize_t r = send_injected(fd, &v, 1, f, 1);
+  SW_HOOK_PASS(send, (fd, b, n, f));
+  if (sw_conn_is_client(fd)) {
+    ssize_t r = send_injected1(fd, b, n, f, 1);
     if (r != -2)
       return r;
   }
   return after_send(fd, b, sw_real_send(fd, b, n, f));
 }
 
-SW_EXPORT ssize_t
-recvfrom(int fd, void *b, size_t n, int f, struct sockaddr *a, socklen_t *l)
+SW_FD_HOOK(ssize_t, recvfrom,
+           (int fd, void *b, size_t n, int f, struct sockaddr *a,
+            socklen_t *l),
+           (fd, b, n, f, a, l), fd)
 {
-  SW_HOOK_FAST(recvfrom, fd, (fd, b, n, f, a, l));
-  SW_HOOK_ENTER(recvfrom, (fd, b, n, f, a, l),
-                syscall(SYS_recvfrom, fd, b, n, f, a, l));
-  return after_recv(fd, b, sw_real_recvfrom(fd, b, n, f, a, l), f);
+  SW_HOOK_PASS(recvfrom, (fd, b, n, f, a, l));
+  ssize_t r = sw_real_recvfrom(fd, b, n, f, a, l);
+  if (f & MSG_PEEK)
+    return r;
+  return after_recv(fd, b, r);
 }
 
-SW_EXPORT ssize_t
-__recvfrom_chk(int fd, void *b, size_t n, size_t bl, int f,
-               struct sockaddr *a, socklen_t *l)
+SW_FD_HOOK(ssize_t, __recvfrom_chk,
+           (int fd, void *b, size_t n, size_t bl, int f, struct sockaddr *a,
+            socklen_t *l),
+           (fd, b, n, bl, f, a, l), fd)
 {
-  SW_HOOK_FAST(__recvfrom_chk, fd, (fd, b, n, bl, f, a, l));
-  SW_HOOK_ENTER(__recvfrom_chk, (fd, b, n, bl, f, a, l),
-                syscall(SYS_recvfrom, fd, b, n, f, a, l));
-  return after_recv(fd, b, sw_real___recvfrom_chk(fd, b, n, bl, f, a, l), f);
+  SW_HOOK_PASS(__recvfrom_chk, (fd, b, n, bl, f, a, l));
+  ssize_t r = sw_real___recvfrom_chk(fd, b, n, bl, f, a, l);
+  if (f & MSG_PEEK)
+    return r;
+  return after_recv(fd, b, r);
 }
 
-SW_EXPORT ssize_t
-sendto(int fd, const void *b, size_t n, int f, const struct sockaddr *a,
-       socklen_t l)
+SW_FD_HOOK(ssize_t, sendto,
+           (int fd, const void *b, size_t n, int f, const struct sockaddr *a,
+            socklen_t l),
+           (fd, b, n, f, a, l), fd)
 {
-  SW_HOOK_FAST(sendto, fd, (fd, b, n, f, a, l));
-  SW_HOOK_ENTER(sendto, (fd, b, n, f, a, l),
-                syscall(SYS_sendto, fd, b, n, f, a, l));
+  SW_HOOK_PASS(sendto, (fd, b, n, f, a, l));
   /* A connected stream socket ignores the address: same as send(). */
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd)) {
-    struct iovec v = {(void *)b, n};
-    ssize_t r = send_injected(fd, &v, 1, f, 1);
+  if (sw_conn_is_client(fd)) {
+    ssize_t r = send_injected1(fd, b, n, f, 1);
     if (r != -2)
       return r;
   }
   return after_send(fd, b, sw_real_sendto(fd, b, n, f, a, l));
 }
 
-SW_EXPORT ssize_t
-readv(int fd, const struct iovec *v, int c)
+SW_FD_HOOK(ssize_t, readv, (int fd, const struct iovec *v, int c), (fd, v, c),
+           fd)
 {
-  SW_HOOK_FAST(readv, fd, (fd, v, c));
-  SW_HOOK_ENTER(readv, (fd, v, c), syscall(SYS_readv, fd, v, c));
-  ssize_t r = sw_real_readv(fd, v, c);
-  if (SW_UNLIKELY(sw_conn_tracked(fd))) {
-    if (r > 0)
-      SW_GUARDED(sw_conn_on_recv_iov(fd, v, c, (size_t)r));
-    else if (r == 0)
-      SW_GUARDED(sw_conn_on_eof(fd));
-  }
-  return r;
+  SW_HOOK_PASS(readv, (fd, v, c));
+  return after_recv_iov(fd, v, c, sw_real_readv(fd, v, c));
 }
 
-SW_EXPORT ssize_t
-writev(int fd, const struct iovec *v, int c)
+SW_FD_HOOK(ssize_t, writev, (int fd, const struct iovec *v, int c),
+           (fd, v, c), fd)
 {
-  SW_HOOK_FAST(writev, fd, (fd, v, c));
-  SW_HOOK_ENTER(writev, (fd, v, c), syscall(SYS_writev, fd, v, c));
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd) && c >= 0) {
+  SW_HOOK_PASS(writev, (fd, v, c));
+  if (sw_conn_is_client(fd) && c >= 0) {
     ssize_t r = send_injected(fd, v, c, 0, 0);
     if (r != -2)
       return r;
   }
   ssize_t r = sw_real_writev(fd, v, c);
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
+  if (r > 0)
     SW_GUARDED(sw_conn_on_send_iov(fd, v, c, (size_t)r));
   return r;
 }
 
-SW_EXPORT ssize_t
-recvmsg(int fd, struct msghdr *m, int f)
+SW_FD_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *m, int f), (fd, m, f),
+           fd)
 {
-  SW_HOOK_FAST(recvmsg, fd, (fd, m, f));
-  SW_HOOK_ENTER(recvmsg, (fd, m, f), syscall(SYS_recvmsg, fd, m, f));
+  SW_HOOK_PASS(recvmsg, (fd, m, f));
   ssize_t r = sw_real_recvmsg(fd, m, f);
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && !(f & MSG_PEEK)) {
-    if (r > 0)
-      SW_GUARDED(sw_conn_on_recv_iov(fd, m->msg_iov, (int)m->msg_iovlen,
-                                     (size_t)r));
-    else if (r == 0)
-      SW_GUARDED(sw_conn_on_eof(fd));
-  }
+  if (f & MSG_PEEK)
+    return r;
+  if (r > 0)
+    SW_GUARDED(sw_conn_on_recv_iov(fd, m->msg_iov, (int)m->msg_iovlen,
+                                   (size_t)r));
+  else if (r == 0)
+    SW_GUARDED(sw_conn_on_eof(fd));
   return r;
 }
 
-SW_EXPORT ssize_t
-sendmsg(int fd, const struct msghdr *m, int f)
+SW_FD_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *m, int f),
+           (fd, m, f), fd)
 {
-  SW_HOOK_FAST(sendmsg, fd, (fd, m, f));
-  SW_HOOK_ENTER(sendmsg, (fd, m, f), syscall(SYS_sendmsg, fd, m, f));
+  SW_HOOK_PASS(sendmsg, (fd, m, f));
   /* Only plain stream writes: no address, no ancillary data. */
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && sw_conn_is_client(fd) && m &&
-      !m->msg_name && !m->msg_controllen && m->msg_iovlen <= INT32_MAX) {
+  if (sw_conn_is_client(fd) && m && !m->msg_name && !m->msg_controllen &&
+      m->msg_iovlen <= INT32_MAX) {
     ssize_t r = send_injected(fd, m->msg_iov, (int)m->msg_iovlen, f, 1);
     if (r != -2)
       return r;
   }
   ssize_t r = sw_real_sendmsg(fd, m, f);
-  if (SW_UNLIKELY(sw_conn_tracked(fd)) && r > 0)
+  if (r > 0)
     SW_GUARDED(sw_conn_on_send_iov(fd, m->msg_iov, (int)m->msg_iovlen,
                                    (size_t)r));
   return r;
 }
 
-SW_EXPORT ssize_t
-sendfile(int o, int i, off_t *off, size_t n)
+SW_FD_HOOK(ssize_t, sendfile, (int o, int i, off_t *off, size_t n),
+           (o, i, off, n), o)
 {
-  SW_HOOK_FAST(sendfile, o, (o, i, off, n));
-  SW_HOOK_ENTER(sendfile, (o, i, off, n), syscall(SYS_sendfile, o, i, off, n));
+  SW_HOOK_PASS(sendfile, (o, i, off, n));
   ssize_t r = sw_real_sendfile(o, i, off, n);
-  if (SW_UNLIKELY(sw_conn_tracked(o)) && r > 0)
+  if (r > 0)
     SW_GUARDED(sw_conn_on_sendfile(o, (size_t)r));
   return r;
 }
 
-SW_EXPORT ssize_t
-sendfile64(int o, int i, off64_t *off, size_t n)
+SW_FD_HOOK(ssize_t, sendfile64, (int o, int i, off64_t *off, size_t n),
+           (o, i, off, n), o)
 {
-  SW_HOOK_FAST(sendfile64, o, (o, i, off, n));
-  SW_HOOK_ENTER(sendfile64, (o, i, off, n),
-                syscall(SYS_sendfile, o, i, off, n));
+  SW_HOOK_PASS(sendfile64, (o, i, off, n));
   ssize_t r = sw_real_sendfile64(o, i, off, n);
-  if (SW_UNLIKELY(sw_conn_tracked(o)) && r > 0)
+  if (r > 0)
     SW_GUARDED(sw_conn_on_sendfile(o, (size_t)r));
   return r;
 }

@@ -3,7 +3,9 @@
  * Hooked: socket, connect, accept, accept4, close, shutdown.
  * All are async-signal-safe after init (atomics on preallocated memory,
  * raw getpeername/getsockopt syscalls) and preserve errno: the real call's
- * result and errno are what the caller sees. */
+ * result and errno are what the caller sees. close() of an fd that is not
+ * a tracked connection (every file an application closes) and shutdown()
+ * are a tail call to the real function (SW_FD_HOOK, SW_PASS_HOOK). */
 #include "sw_common.h"
 
 #include <errno.h>
@@ -13,7 +15,7 @@
 SW_EXPORT int
 socket(int d, int t, int p)
 {
-  SW_HOOK_ENTER(socket, (d, t, p), syscall(SYS_socket, d, t, p));
+  SW_HOOK_ENTER(socket, (d, t, p));
   int r = sw_real_socket(d, t, p);
   /* A number we still map was closed behind our back (close_range, dup2,
    * libc-internal close): forget it before it carries new traffic. */
@@ -25,7 +27,7 @@ socket(int d, int t, int p)
 SW_EXPORT int
 connect(int fd, const struct sockaddr *a, socklen_t l)
 {
-  SW_HOOK_ENTER(connect, (fd, a, l), syscall(SYS_connect, fd, a, l));
+  SW_HOOK_ENTER(connect, (fd, a, l));
   int r = sw_real_connect(fd, a, l);
   if (r == 0 || errno == EINPROGRESS)
     SW_GUARDED(sw_conn_on_connect(fd, a, l));
@@ -47,7 +49,7 @@ on_accepted(int r, struct sockaddr *a, socklen_t *l, socklen_t given)
 SW_EXPORT int
 accept(int fd, struct sockaddr *a, socklen_t *l)
 {
-  SW_HOOK_ENTER(accept, (fd, a, l), syscall(SYS_accept, fd, a, l));
+  SW_HOOK_ENTER(accept, (fd, a, l));
   socklen_t given = l ? *l : 0;
   return on_accepted(sw_real_accept(fd, a, l), a, l, given);
 }
@@ -55,26 +57,19 @@ accept(int fd, struct sockaddr *a, socklen_t *l)
 SW_EXPORT int
 accept4(int fd, struct sockaddr *a, socklen_t *l, int f)
 {
-  SW_HOOK_ENTER(accept4, (fd, a, l, f), syscall(SYS_accept4, fd, a, l, f));
+  SW_HOOK_ENTER(accept4, (fd, a, l, f));
   socklen_t given = l ? *l : 0;
   return on_accepted(sw_real_accept4(fd, a, l, f), a, l, given);
 }
 
-SW_EXPORT int
-close(int fd)
+SW_FD_HOOK(int, close, (int fd), (fd), fd)
 {
-  SW_HOOK_ENTER(close, (fd), syscall(SYS_close, fd));
+  SW_HOOK_PASS(close, (fd));
   /* Forget the fd before the kernel can hand its number to someone else. */
-  if (SW_UNLIKELY(sw_conn_tracked(fd)))
-    SW_GUARDED(sw_conn_on_close(fd));
+  SW_GUARDED(sw_conn_on_close(fd));
   return sw_real_close(fd);
 }
 
-SW_EXPORT int
-shutdown(int fd, int how)
-{
-  /* Nothing to record: the response or request still completes through
-   * the parsers, and close() releases the connection. */
-  SW_HOOK_ENTER(shutdown, (fd, how), syscall(SYS_shutdown, fd, how));
-  return sw_real_shutdown(fd, how);
-}
+/* Nothing to record: the response or request still completes through the
+ * parsers, and close() releases the connection. */
+SW_PASS_HOOK(int, shutdown, (int fd, int how), (fd, how))
