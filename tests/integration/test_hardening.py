@@ -42,7 +42,7 @@ import subprocess
 
 import pytest
 
-from conftest import (PYTHON, entry_spans, free_port, http_requests,
+from conftest import (PRELOAD, PYTHON, entry_spans, free_port, http_requests,
                       nginx_bin, spans_of, sw_env, tags, wait_port,
                       wait_until)
 
@@ -577,6 +577,31 @@ def test_hostile_backend(procs, collector, tmp_path, what):
     run_hostile(procs, tmp_path, collector,
                 {"SW_AGENT_COLLECTOR_BACKEND_SERVICES": value,
                  "SW_AGENT_DISABLE": "true"}, expect_spans=False)
+
+
+# ------------------------------------------------------- hooks are invisible
+
+def test_hooks_change_no_result_or_errno(collector):
+    """Every fd-based hooked call (read, write, readv, writev, recv, send,
+    recvfrom, sendto, recvmsg, sendmsg, sendfile, the _chk entries,
+    close, shutdown) on files, pipes, an AF_UNIX pair, bad fds and a
+    traced TCP loopback connection, successes and failures, each entered
+    with errno set to a sentinel (tests/helpers/bench_io.c `check`): the
+    transcript of results, errno values and bytes read is the same bare
+    and preloaded. Injection is off so the traced connection carries the
+    same bytes either way."""
+    exe = os.path.join(os.path.dirname(PRELOAD), "bench_io")
+    assert os.path.exists(exe), "helper %s is not built" % exe
+    bare = subprocess.run([exe, "check"], capture_output=True, text=True,
+                          timeout=60, env={"PATH": os.environ["PATH"]})
+    assert bare.returncode == 0, bare.stderr
+    env = sw_env(collector, "hookcheck", SW_AGENT_INJECT_HEADERS="false")
+    pre = subprocess.run([exe, "check"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert pre.returncode == 0, pre.stderr
+    lines = bare.stdout.splitlines()
+    assert len(lines) > 50 and any(l.startswith("tcp") for l in lines)
+    assert pre.stdout.splitlines() == lines
 
 
 # -------------------------------------------------------------------- ASan
