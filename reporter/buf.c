@@ -28,19 +28,6 @@ sw_buf_reserve(struct sw_buf *b, size_t n)
   return 0;
 }
 
-int
-sw_buf_append(struct sw_buf *b, const void *p, size_t n)
-{
-  int rc = sw_buf_reserve(b, n);
-
-  if (rc)
-    return rc;
-  if (n)
-    memcpy(b->data + b->len, p, n);
-  b->len += n;
-  return 0;
-}
-
 void
 sw_buf_reset(struct sw_buf *b, size_t keep)
 {

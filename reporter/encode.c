@@ -1,264 +1,582 @@
-/* encode.c: protobuf-c encoding (see encode.h).
+/* encode.c: protobuf encoding (see encode.h).
  *
- * protobuf-c packs from a tree of structs that point at strings. The
- * strings stay in the span records; only the small structs around them
- * are built, in one block per segment, and freed right after packing.
+ * The wire format is written directly: the schema is fixed and small, so
+ * each message is laid out by hand, fields in field-number order and
+ * proto3 defaults (0, false, "", the first enum value) left out, which
+ * are the bytes protobuf-c's packer makes for the same message (the unit
+ * test compares the two). Nothing is allocated besides the buffer's own
+ * geometric growth.
+ *
+ * Only spans nest. Each span gets room for the most it can take
+ * (SPAN_MAX) and is written in one pass: two bytes are kept for its
+ * length and filled in at the end (a span shorter than 128 bytes moves
+ * down by one), the same for a reference; a tag or log is small enough
+ * that its length follows from its one string's. Measuring every string
+ * first to size the span exactly costs about 15% more per span, and
+ * strlen, an ASCII check and memcpy over each string three passes where
+ * one does (copy_ascii()).
  *
  * proto3 string fields must hold valid UTF-8, and the backend's parser
  * rejects a message (a whole gRPC call) that breaks the rule, while span
- * strings hold whatever bytes the application saw. A string that is not
- * valid UTF-8 is therefore packed from a repaired copy (utf8.h), made
- * only for such strings and freed with the rest. */
+ * strings hold whatever bytes the application saw. An ASCII string
+ * (nearly all of them) is copied as it is; one with a byte >= 0x80 is
+ * checked and, when invalid, written repaired (utf8.h). */
 #include "sw_common.h"
 
 #include "encode.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 
-#include "common/Common.pb-c.h"
-#include "language-agent/Tracing.pb-c.h"
-#include "management/Management.pb-c.h"
 #include "utf8.h"
 
-#define MAX_TAGS 3
+/* Field keys: (field number << 3) | wire type, all below 16 here so one
+ * byte each. */
+#define WT_VARINT 0
+#define WT_LEN 2
+#define KEY(field, wt) ((uint8_t)((field) << 3 | (wt)))
 
-/* Everything protobuf-c needs for one span, besides the strings. */
-struct span_parts {
-  Skywalking__V3__SpanObject so;
-  Skywalking__V3__KeyStringValuePair tag[MAX_TAGS];
-  Skywalking__V3__KeyStringValuePair *tagp[MAX_TAGS];
-  Skywalking__V3__Log log;
-  Skywalking__V3__Log *logp;
-  Skywalking__V3__KeyStringValuePair logkv[2];
-  Skywalking__V3__KeyStringValuePair *logkvp[2];
-  Skywalking__V3__SegmentReference ref;
-  Skywalking__V3__SegmentReference *refp;
-  char status[16];
-};
+/* SegmentObject */
+#define SEG_TRACE_ID KEY(1, WT_LEN)
+#define SEG_SEGMENT_ID KEY(2, WT_LEN)
+#define SEG_SPANS KEY(3, WT_LEN)
+#define SEG_SERVICE KEY(4, WT_LEN)
+#define SEG_INSTANCE KEY(5, WT_LEN)
+#define SEG_SIZE_LIMITED KEY(6, WT_VARINT)
+/* SpanObject */
+#define SPAN_ID KEY(1, WT_VARINT)
+#define SPAN_PARENT KEY(2, WT_VARINT)
+#define SPAN_START KEY(3, WT_VARINT)
+#define SPAN_END KEY(4, WT_VARINT)
+#define SPAN_REFS KEY(5, WT_LEN)
+#define SPAN_OP KEY(6, WT_LEN)
+#define SPAN_PEER KEY(7, WT_LEN)
+#define SPAN_TYPE KEY(8, WT_VARINT)
+#define SPAN_LAYER KEY(9, WT_VARINT)
+#define SPAN_COMPONENT KEY(10, WT_VARINT)
+#define SPAN_IS_ERROR KEY(11, WT_VARINT)
+#define SPAN_TAGS KEY(12, WT_LEN)
+#define SPAN_LOGS KEY(13, WT_LEN)
+/* SegmentReference (refType 1 is CrossProcess = 0: never written) */
+#define REF_TRACE_ID KEY(2, WT_LEN)
+#define REF_SEGMENT_ID KEY(3, WT_LEN)
+#define REF_SPAN_ID KEY(4, WT_VARINT)
+#define REF_SERVICE KEY(5, WT_LEN)
+#define REF_INSTANCE KEY(6, WT_LEN)
+#define REF_ENDPOINT KEY(7, WT_LEN)
+#define REF_PEER KEY(8, WT_LEN)
+/* Log */
+#define LOG_TIME KEY(1, WT_VARINT)
+#define LOG_DATA KEY(2, WT_LEN)
+/* KeyStringValuePair */
+#define KV_KEY KEY(1, WT_LEN)
+#define KV_VALUE KEY(2, WT_LEN)
+/* InstanceProperties and InstancePingPkg (layer is always "") */
+#define MGMT_SERVICE KEY(1, WT_LEN)
+#define MGMT_INSTANCE KEY(2, WT_LEN)
+#define PROPS_PROPERTIES KEY(3, WT_LEN)
 
-/* The repaired copies made for one message. */
-struct scratch {
-  char **copies;
-  size_t n, cap;
-  int failed; /* out of memory: the message is not packed */
-};
+/* The field parentSpanId = -1: sign-extended, ten varint bytes. */
+#define ROOT_PARENT "\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"
 
-/* s as protobuf-c wants it: char *, which it never writes through while
- * packing, and valid UTF-8 (see above). */
-static char *
-str(struct scratch *sc, const char *s)
+/* SpanType values */
+#define TYPE_EXIT 1
+#define TYPE_LOCAL 2
+
+/* The key field of a KeyStringValuePair with a constant ASCII key, bytes
+ * and all: KV_KEY, the length, the key. */
+#define CONST_KEY(k) "\x0a" k
+#define CONST_KEY_LEN(k) (sizeof(CONST_KEY(k)) - 1)
+#define K_METHOD "\x0b" "http.method"
+#define K_URL "\x08" "http.url"
+#define K_STATUS "\x10" "http.status_code"
+#define K_MESSAGE "\x07" "message"
+/* The whole LOG_DATA field {key: "event", value: "error"}. */
+#define LOG_EVENT_ERROR "\x12\x0e\x0a\x05" "event" "\x12\x05" "error"
+
+/* Bytes of v as a varint. */
+static inline size_t
+varint_len(uint64_t v)
 {
-  char *copy;
+  /* (highest set bit) / 7 + 1, without the division. */
+  return (size_t)(640 - 9 * __builtin_clzll(v | 1)) >> 6;
+}
 
-  if (sw_utf8_valid(s))
-    return (char *)s;
-  if (sc->n == sc->cap) {
-    size_t cap = sc->cap ? sc->cap * 2 : 8;
-    char **p = realloc(sc->copies, cap * sizeof(*p));
-    if (!p) {
-      sc->failed = 1;
-      return (char *)"";
+static inline uint8_t *
+put_varint(uint8_t *o, uint64_t v)
+{
+  while (v >= 0x80) {
+    *o++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *o++ = (uint8_t)v;
+  return o;
+}
+
+/* int32 and enum values go out sign-extended to 64 bits: a negative one
+ * takes ten bytes, as the protobuf spec (and protobuf-c) has it. */
+static inline uint64_t
+i32(int32_t v)
+{
+  return (uint64_t)(int64_t)v;
+}
+
+/* A varint field, left out when 0. */
+static inline size_t
+varint_field_len(uint64_t v)
+{
+  return v ? 1 + varint_len(v) : 0;
+}
+
+static inline uint8_t *
+put_varint_field(uint8_t *o, uint8_t key, uint64_t v)
+{
+  if (!v)
+    return o;
+  *o++ = key;
+  return put_varint(o, v);
+}
+
+/* A length-delimited field around len bytes. */
+static inline size_t
+len_field_len(size_t len)
+{
+  return 1 + varint_len(len) + len;
+}
+
+static inline uint8_t *
+put_len(uint8_t *o, uint8_t key, size_t len)
+{
+  *o++ = key;
+  return put_varint(o, len);
+}
+
+/* One string as it goes on the wire. */
+struct str {
+  const char *s;
+  size_t len; /* strlen(s) */
+  size_t out; /* bytes on the wire: len, or more when s is repaired */
+};
+
+static inline void
+str_scan(struct str *t, const char *s)
+{
+  t->s = s;
+  t->len = strlen(s);
+  t->out = SW_LIKELY(sw_utf8_is_ascii(s, t->len))
+               ? t->len
+               : sw_utf8_repaired_len(s, t->len);
+}
+
+/* A string field: left out when empty (a repaired string never is). */
+static inline size_t
+str_field_len(const struct str *t)
+{
+  return t->out ? len_field_len(t->out) : 0;
+}
+
+/* The bytes of t, without key or length. */
+static inline uint8_t *
+put_str_bytes(uint8_t *o, const struct str *t)
+{
+  if (SW_LIKELY(t->out == t->len)) {
+    memcpy(o, t->s, t->len);
+    return o + t->len;
+  }
+  return o + sw_utf8_repair(o, t->s);
+}
+
+static inline uint8_t *
+put_str_field(uint8_t *o, uint8_t key, const struct str *t)
+{
+  if (!t->out)
+    return o;
+  return put_str_bytes(put_len(o, key, t->out), t);
+}
+
+/* A string field of s, measured on the way. */
+static inline uint8_t *
+put_str(uint8_t *o, uint8_t key, const char *s)
+{
+  struct str t;
+
+  str_scan(&t, s);
+  return put_str_field(o, key, &t);
+}
+
+/* Decimal, as "%d" writes it, without a terminator; out has room for 11
+ * bytes. */
+static inline size_t
+fmt_i32(char *out, int32_t v)
+{
+  char tmp[10];
+  uint32_t u = v < 0 ? 0U - (uint32_t)v : (uint32_t)v;
+  size_t n = 0, k = 0;
+
+  if (SW_LIKELY(v >= 100 && v <= 999)) { /* an HTTP status */
+    out[0] = (char)('0' + u / 100);
+    out[1] = (char)('0' + u / 10 % 10);
+    out[2] = (char)('0' + u % 10);
+    return 3;
+  }
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    out[k++] = '-';
+  while (n)
+    out[k++] = tmp[--n];
+  return k;
+}
+
+/* The most a span takes on the wire: every string at its longest, each
+ * byte repaired into three, every varint ten bytes, with room to spare
+ * for keys and lengths. Each span gets this much room before it is
+ * written, so nothing inside it needs a check. */
+#define STR_MAX(field) (3 + 3 * (sizeof(field) - 1))
+#define REC_STR_MAX(m) STR_MAX(((struct sw_span_rec *)0)->m)
+#define REF_STR_MAX(m) STR_MAX(((struct sw_ref *)0)->m)
+#define SPAN_MAX                                                             \
+  (3 + 10 * 11 + REC_STR_MAX(op) + REC_STR_MAX(peer) +                       \
+   3 * 24 + REC_STR_MAX(method) + REC_STR_MAX(url) + 11 +                    \
+   3 + 11 + 20 + 24 + REC_STR_MAX(errlog) +                                  \
+   3 + REF_STR_MAX(trace_id) + REF_STR_MAX(parent_segment_id) + 11 +         \
+   REF_STR_MAX(parent_service) + REF_STR_MAX(parent_instance) +              \
+   REF_STR_MAX(parent_endpoint) + REF_STR_MAX(peer) + 16)
+/* A nested message's length takes one or two bytes: see end_nested(). */
+_Static_assert(SPAN_MAX < 16384, "span length beyond two varint bytes");
+
+/* A nested message whose length is not known before it is written: the
+ * key, then two bytes kept for the length (which is below 16384), then
+ * the body. */
+static inline uint8_t *
+begin_nested(uint8_t *o, uint8_t key)
+{
+  *o = key;
+  return o + 3;
+}
+
+/* Fills in the length kept by begin_nested() at body - 2 for the body
+ * that ends at end, and returns the new end: a body shorter than 128
+ * bytes has a one-byte length, and moves down by one. */
+static inline uint8_t *
+end_nested(uint8_t *body, uint8_t *end)
+{
+  size_t n = (size_t)(end - body);
+
+  if (SW_LIKELY(n >= 0x80)) {
+    body[-2] = (uint8_t)(n | 0x80);
+    body[-1] = (uint8_t)(n >> 7);
+    return end;
+  }
+  body[-2] = (uint8_t)n;
+  memmove(body - 1, body, n);
+  return end - 1;
+}
+
+/* The strings of a span record are arrays whose size is a multiple of
+ * eight, NUL-terminated (sw_span.h). Such a string is copied eight bytes
+ * at a time, finding its end and checking that it is ASCII on the way:
+ * one pass where strlen, the ASCII check and memcpy would make three. The
+ * copy may write the whole array's size at d (the room of a span allows
+ * for it) and reads no byte beyond the array. Returns the length, or -1
+ * when the string holds a byte >= 0x80 (or no terminator): the caller
+ * then writes it again the general way, over what was copied. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline __attribute__((always_inline)) long
+copy_ascii(uint8_t *d, const char *f, size_t cap)
+{
+  uint64_t w, z, hi = 0;
+
+  for (size_t i = 0; i < cap; i += 8) {
+    memcpy(&w, f + i, 8);
+    memcpy(d + i, &w, 8);
+    /* The lowest flagged byte is the first NUL (a borrow can only flag
+     * bytes above a real NUL). */
+    z = (w - SW_UTF8_ONES) & ~w & SW_UTF8_HIGH;
+    if (z) {
+      unsigned nb = (unsigned)__builtin_ctzll(z) >> 3;
+
+      hi |= w & ((1ULL << (nb * 8)) - 1);
+      return hi & SW_UTF8_HIGH ? -1 : (long)(i + nb);
     }
-    sc->copies = p;
-    sc->cap = cap;
+    hi |= w;
   }
-  if (!(copy = sw_utf8_sanitize(s))) {
-    sc->failed = 1;
-    return (char *)"";
+  return -1;
+}
+#else
+static inline long
+copy_ascii(uint8_t *d, const char *f, size_t cap)
+{
+  (void)d;
+  (void)f;
+  (void)cap;
+  return -1;
+}
+#endif
+
+/* copy_ascii() reads whole words: the arrays it is given. */
+#define REC_WORDS(m) (sizeof(((struct sw_span_rec *)0)->m) % 8 == 0)
+#define REF_WORDS(m) (sizeof(((struct sw_ref *)0)->m) % 8 == 0)
+_Static_assert(REC_WORDS(trace_id) && REC_WORDS(segment_id) &&
+                   REC_WORDS(op) && REC_WORDS(peer) && REC_WORDS(method) &&
+                   REC_WORDS(url) && REF_WORDS(trace_id) &&
+                   REF_WORDS(parent_segment_id) &&
+                   REF_WORDS(parent_service) &&
+                   REF_WORDS(parent_instance) &&
+                   REF_WORDS(parent_endpoint) && REF_WORDS(peer),
+               "record strings are not whole words");
+#define FIELD_CAP(f) sizeof(f)
+
+/* A string field of the record array f of cap bytes. */
+static inline __attribute__((always_inline)) uint8_t *
+put_rec_str(uint8_t *o, uint8_t key, const char *f, size_t cap)
+{
+  long n = copy_ascii(o + 2, f, cap);
+
+  if (SW_UNLIKELY(n < 0))
+    return put_str(o, key, f);
+  if (n == 0)
+    return o;
+  *o = key;
+  if (SW_LIKELY(n < 0x80)) {
+    o[1] = (uint8_t)n;
+    return o + 2 + n;
   }
-  sc->copies[sc->n++] = copy;
-  return copy;
+  memmove(o + 3, o + 2, (size_t)n);
+  put_varint(o + 1, (uint64_t)n); /* two bytes: cap is below 16384 */
+  return o + 3 + n;
 }
 
-static void
-scratch_free(struct scratch *sc)
+#define PUT_REC_STR(o, key, f) put_rec_str((o), (key), (f), FIELD_CAP(f))
+
+/* A tag {key: the constant kfield, value: v}; v is not empty. Inlined
+ * so that the key is copied with a constant size. */
+static inline __attribute__((always_inline)) uint8_t *
+put_const_tag(uint8_t *o, const char *kfield, size_t klen, const char *v,
+              size_t vlen)
 {
-  for (size_t i = 0; i < sc->n; i++)
-    free(sc->copies[i]);
-  free(sc->copies);
-  memset(sc, 0, sizeof(*sc));
+  struct str t;
+
+  t.s = v;
+  t.len = vlen;
+  t.out = SW_LIKELY(sw_utf8_is_ascii(v, vlen)) ? vlen
+                                                : sw_utf8_repaired_len(v, vlen);
+  o = put_len(o, SPAN_TAGS, klen + len_field_len(t.out));
+  memcpy(o, kfield, klen);
+  return put_str_field(o + klen, KV_VALUE, &t);
 }
 
-static void
-kv_init(struct scratch *sc, Skywalking__V3__KeyStringValuePair *kv,
-        const char *k, const char *v)
+/* A tag {key: the constant kfield, value: the record array f}, f not
+ * empty. The value is copied where it goes when both lengths take one
+ * byte (a tag shorter than 128 bytes), and moved up when not. */
+static inline __attribute__((always_inline)) uint8_t *
+put_rec_tag(uint8_t *o, const char *kfield, size_t klen, const char *f,
+            size_t cap)
 {
-  skywalking__v3__key_string_value_pair__init(kv);
-  kv->key = str(sc, k);
-  kv->value = str(sc, v);
+  size_t head = 2 + klen + 2, body, n;
+  long got = copy_ascii(o + head, f, cap);
+
+  if (SW_UNLIKELY(got < 0))
+    return put_const_tag(o, kfield, klen, f, strlen(f));
+  n = (size_t)got;
+  body = klen + len_field_len(n);
+  if (SW_UNLIKELY(body >= 0x80)) {
+    size_t grow = varint_len(body) - 1 + varint_len(n) - 1;
+
+    memmove(o + head + grow, o + head, n);
+  }
+  o = put_len(o, SPAN_TAGS, body);
+  memcpy(o, kfield, klen);
+  o = put_len(o + klen, KV_VALUE, n);
+  return o + n;
 }
 
-static Skywalking__V3__SpanType
+#define PUT_REC_TAG(o, k, f)                                                 \
+  put_rec_tag((o), CONST_KEY(k), CONST_KEY_LEN(k), (f), FIELD_CAP(f))
+
+static inline uint8_t
 span_type(uint8_t kind)
 {
   switch (kind) {
   case SW_SPAN_ENTRY:
-    return SKYWALKING__V3__SPAN_TYPE__Entry;
+    return 0;
   case SW_SPAN_EXIT:
-    return SKYWALKING__V3__SPAN_TYPE__Exit;
+    return TYPE_EXIT;
   default:
-    return SKYWALKING__V3__SPAN_TYPE__Local;
+    return TYPE_LOCAL;
   }
 }
 
-static void
-build_span(struct scratch *sc, struct span_parts *p,
-           const struct sw_span_rec *r)
+/* Writes the SpanObject of r, key and length included, into room for
+ * SPAN_MAX bytes: the tags http.method, http.url, http.status_code (when
+ * status is not 0), a log {event: error, message: errlog} at end_ms when
+ * errlog is set, and a reference when has_ref is set and the reference
+ * carries a trace id: one without links nothing, the backend would only
+ * draw a broken edge. */
+static uint8_t *
+put_span(uint8_t *o, const struct sw_span_rec *r)
 {
-  Skywalking__V3__SpanObject *so = &p->so;
-  size_t nt = 0;
+  uint8_t *span = o = begin_nested(o, SEG_SPANS);
 
-  skywalking__v3__span_object__init(so);
-  so->spanid = r->span_id;
-  /* Written even though it is negative: -1 is what marks the root. */
-  so->parentspanid = r->parent_span_id;
-  so->starttime = r->start_ms;
-  so->endtime = r->end_ms;
-  so->operationname = str(sc, r->op);
-  so->peer = str(sc, r->peer);
-  so->spantype = span_type(r->kind);
+  o = put_varint_field(o, SPAN_ID, i32(r->span_id));
+  /* Written even though it is negative: -1 is what marks the root, and
+   * every segment has one, so its ten bytes are a constant. */
+  if (r->parent_span_id == -1) {
+    memcpy(o, ROOT_PARENT, sizeof(ROOT_PARENT) - 1);
+    o += sizeof(ROOT_PARENT) - 1;
+  } else {
+    o = put_varint_field(o, SPAN_PARENT, i32(r->parent_span_id));
+  }
+  o = put_varint_field(o, SPAN_START, (uint64_t)r->start_ms);
+  o = put_varint_field(o, SPAN_END, (uint64_t)r->end_ms);
+  if (r->has_ref && r->ref.trace_id[0]) {
+    const struct sw_ref *ref = &r->ref;
+    uint8_t *body = o = begin_nested(o, SPAN_REFS);
+
+    o = PUT_REC_STR(o, REF_TRACE_ID, ref->trace_id);
+    o = PUT_REC_STR(o, REF_SEGMENT_ID, ref->parent_segment_id);
+    o = put_varint_field(o, REF_SPAN_ID, i32(ref->parent_span_id));
+    o = PUT_REC_STR(o, REF_SERVICE, ref->parent_service);
+    o = PUT_REC_STR(o, REF_INSTANCE, ref->parent_instance);
+    o = PUT_REC_STR(o, REF_ENDPOINT, ref->parent_endpoint);
+    o = PUT_REC_STR(o, REF_PEER, ref->peer);
+    o = end_nested(body, o);
+  }
+  o = PUT_REC_STR(o, SPAN_OP, r->op);
+  o = PUT_REC_STR(o, SPAN_PEER, r->peer);
+  o = put_varint_field(o, SPAN_TYPE, span_type(r->kind));
   /* The layer values are the wire values; anything unknown to the proto
    * would still be carried as an open enum. */
-  so->spanlayer = (Skywalking__V3__SpanLayer)r->layer;
-  so->componentid = r->component;
-  so->iserror = r->is_error ? 1 : 0;
-
+  o = put_varint_field(o, SPAN_LAYER, r->layer);
+  o = put_varint_field(o, SPAN_COMPONENT, i32(r->component));
+  o = put_varint_field(o, SPAN_IS_ERROR, r->is_error ? 1 : 0);
   if (r->method[0])
-    kv_init(sc, &p->tag[nt++], "http.method", r->method);
+    o = PUT_REC_TAG(o, K_METHOD, r->method);
   if (r->url[0])
-    kv_init(sc, &p->tag[nt++], "http.url", r->url);
+    o = PUT_REC_TAG(o, K_URL, r->url);
   if (r->status != 0) {
-    snprintf(p->status, sizeof(p->status), "%d", (int)r->status);
-    kv_init(sc, &p->tag[nt++], "http.status_code", p->status);
-  }
-  for (size_t i = 0; i < nt; i++)
-    p->tagp[i] = &p->tag[i];
-  so->n_tags = nt;
-  so->tags = nt ? p->tagp : NULL;
+    /* At most 11 ASCII characters: every length here takes one byte, so
+     * the digits are written straight where they go. */
+    size_t head = 2 + CONST_KEY_LEN(K_STATUS) + 2;
+    size_t n = fmt_i32((char *)o + head, r->status);
 
+    o[0] = SPAN_TAGS;
+    o[1] = (uint8_t)(CONST_KEY_LEN(K_STATUS) + 2 + n);
+    memcpy(o + 2, CONST_KEY(K_STATUS), CONST_KEY_LEN(K_STATUS));
+    o[head - 2] = KV_VALUE;
+    o[head - 1] = (uint8_t)n;
+    o += head + n;
+  }
   if (r->errlog[0]) {
-    skywalking__v3__log__init(&p->log);
-    p->log.time = r->end_ms;
-    kv_init(sc, &p->logkv[0], "event", "error");
-    kv_init(sc, &p->logkv[1], "message", r->errlog);
-    p->logkvp[0] = &p->logkv[0];
-    p->logkvp[1] = &p->logkv[1];
-    p->log.n_data = 2;
-    p->log.data = p->logkvp;
-    p->logp = &p->log;
-    so->n_logs = 1;
-    so->logs = &p->logp;
+    struct str msg;
+    size_t kv;
+
+    str_scan(&msg, r->errlog);
+    kv = CONST_KEY_LEN(K_MESSAGE) + len_field_len(msg.out);
+    o = put_len(o, SPAN_LOGS,
+                varint_field_len((uint64_t)r->end_ms) +
+                    (sizeof(LOG_EVENT_ERROR) - 1) + len_field_len(kv));
+    o = put_varint_field(o, LOG_TIME, (uint64_t)r->end_ms);
+    memcpy(o, LOG_EVENT_ERROR, sizeof(LOG_EVENT_ERROR) - 1);
+    o += sizeof(LOG_EVENT_ERROR) - 1;
+    o = put_len(o, LOG_DATA, kv);
+    memcpy(o, CONST_KEY(K_MESSAGE), CONST_KEY_LEN(K_MESSAGE));
+    o = put_str_field(o + CONST_KEY_LEN(K_MESSAGE), KV_VALUE, &msg);
   }
-
-  /* A reference without a trace id links nothing; the backend would only
-   * draw a broken edge. */
-  if (r->has_ref && r->ref.trace_id[0]) {
-    Skywalking__V3__SegmentReference *ref = &p->ref;
-
-    skywalking__v3__segment_reference__init(ref);
-    ref->reftype = SKYWALKING__V3__REF_TYPE__CrossProcess;
-    ref->traceid = str(sc, r->ref.trace_id);
-    ref->parenttracesegmentid = str(sc, r->ref.parent_segment_id);
-    ref->parentspanid = r->ref.parent_span_id;
-    ref->parentservice = str(sc, r->ref.parent_service);
-    ref->parentserviceinstance = str(sc, r->ref.parent_instance);
-    ref->parentendpoint = str(sc, r->ref.parent_endpoint);
-    ref->networkaddressusedatpeer = str(sc, r->ref.peer);
-    p->refp = ref;
-    so->n_refs = 1;
-    so->refs = &p->refp;
-  }
-}
-
-/* Packs any message at the end of b. */
-static int
-pack(struct sw_buf *b, const ProtobufCMessage *m)
-{
-  size_t n = protobuf_c_message_get_packed_size(m);
-  int rc = sw_buf_reserve(b, n);
-
-  if (rc)
-    return rc;
-  b->len += protobuf_c_message_pack(m, b->data + b->len);
-  return 0;
+  return end_nested(span, o);
 }
 
 int
 sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
                   const char *service, const char *instance)
 {
-  Skywalking__V3__SegmentObject seg;
-  struct span_parts *parts = NULL;
-  Skywalking__V3__SpanObject **spans = NULL;
-  struct scratch sc = {0};
-  int rc = 0;
+  size_t start = b->len;
+  struct str svc, inst;
+  uint8_t *o;
 
-  skywalking__v3__segment_object__init(&seg);
   if (s->n > 0) {
-    parts = calloc(s->n, sizeof(*parts));
-    spans = calloc(s->n, sizeof(*spans));
-    if (!parts || !spans) {
-      rc = -ENOMEM;
-      goto out;
-    }
-    seg.traceid = str(&sc, s->spans[0].trace_id);
-    seg.tracesegmentid = str(&sc, s->spans[0].segment_id);
+    const struct sw_span_rec *r = &s->spans[0];
+
+    if (sw_buf_room(b, REC_STR_MAX(trace_id) + REC_STR_MAX(segment_id)))
+      goto nomem;
+    o = b->data + b->len;
+    o = PUT_REC_STR(o, SEG_TRACE_ID, r->trace_id);
+    o = PUT_REC_STR(o, SEG_SEGMENT_ID, r->segment_id);
+    b->len = (size_t)(o - b->data);
   }
+
   for (uint32_t i = 0; i < s->n; i++) {
-    build_span(&sc, &parts[i], &s->spans[i]);
-    spans[i] = &parts[i].so;
+    if (sw_buf_room(b, SPAN_MAX))
+      goto nomem;
+    b->len = (size_t)(put_span(b->data + b->len, &s->spans[i]) - b->data);
   }
-  seg.n_spans = s->n;
-  seg.spans = spans;
-  seg.service = str(&sc, service);
-  seg.serviceinstance = str(&sc, instance);
-  seg.issizelimited = s->size_limited ? 1 : 0;
-  rc = sc.failed ? -ENOMEM : pack(b, &seg.base);
-out:
-  scratch_free(&sc);
-  free(parts);
-  free(spans);
-  return rc;
+
+  str_scan(&svc, service);
+  str_scan(&inst, instance);
+  if (sw_buf_room(b, str_field_len(&svc) + str_field_len(&inst) + 2))
+    goto nomem;
+  o = b->data + b->len;
+  o = put_str_field(o, SEG_SERVICE, &svc);
+  o = put_str_field(o, SEG_INSTANCE, &inst);
+  o = put_varint_field(o, SEG_SIZE_LIMITED, s->size_limited ? 1 : 0);
+  b->len = (size_t)(o - b->data);
+  return 0;
+nomem:
+  b->len = start; /* nothing of the message stays */
+  return -ENOMEM;
+}
+
+/* service and serviceInstance, the start of both management messages. */
+static int
+put_mgmt_head(struct sw_buf *b, const char *service, const char *instance)
+{
+  struct str svc, inst;
+  uint8_t *o;
+
+  str_scan(&svc, service);
+  str_scan(&inst, instance);
+  if (sw_buf_room(b, str_field_len(&svc) + str_field_len(&inst)))
+    return -ENOMEM;
+  o = b->data + b->len;
+  o = put_str_field(o, MGMT_SERVICE, &svc);
+  o = put_str_field(o, MGMT_INSTANCE, &inst);
+  b->len = (size_t)(o - b->data);
+  return 0;
 }
 
 int
 sw_encode_properties(struct sw_buf *b, const char *service,
                      const char *instance, const struct sw_props *p)
 {
-  Skywalking__V3__InstanceProperties ip;
-  Skywalking__V3__KeyStringValuePair kv[SW_PROPS_MAX];
-  Skywalking__V3__KeyStringValuePair *kvp[SW_PROPS_MAX];
   int n = p->n < SW_PROPS_MAX ? p->n : SW_PROPS_MAX;
-  struct scratch sc = {0};
-  int rc;
+  size_t start = b->len;
 
-  skywalking__v3__instance_properties__init(&ip);
-  ip.service = str(&sc, service);
-  ip.serviceinstance = str(&sc, instance);
+  if (put_mgmt_head(b, service, instance))
+    goto nomem;
   for (int i = 0; i < n; i++) {
-    kv_init(&sc, &kv[i], p->kv[i].key, p->kv[i].value);
-    kvp[i] = &kv[i];
+    struct str k, v;
+    size_t body;
+    uint8_t *o;
+
+    str_scan(&k, p->kv[i].key);
+    str_scan(&v, p->kv[i].value);
+    body = str_field_len(&k) + str_field_len(&v);
+    if (sw_buf_room(b, len_field_len(body)))
+      goto nomem;
+    o = put_len(b->data + b->len, PROPS_PROPERTIES, body);
+    o = put_str_field(o, KV_KEY, &k);
+    o = put_str_field(o, KV_VALUE, &v);
+    b->len = (size_t)(o - b->data);
   }
-  ip.n_properties = (size_t)n;
-  ip.properties = n ? kvp : NULL;
-  rc = sc.failed ? -ENOMEM : pack(b, &ip.base);
-  scratch_free(&sc);
-  return rc;
+  return 0;
+nomem:
+  b->len = start;
+  return -ENOMEM;
 }
 
 int
 sw_encode_ping(struct sw_buf *b, const char *service, const char *instance)
 {
-  Skywalking__V3__InstancePingPkg ping;
-  struct scratch sc = {0};
-  int rc;
-
-  skywalking__v3__instance_ping_pkg__init(&ping);
-  ping.service = str(&sc, service);
-  ping.serviceinstance = str(&sc, instance);
-  rc = sc.failed ? -ENOMEM : pack(b, &ping.base);
-  scratch_free(&sc);
-  return rc;
+  return put_mgmt_head(b, service, instance);
 }

@@ -2,9 +2,12 @@
  *
  * Every function appends one serialized message (no framing) to a
  * buffer, so a transport can put its own framing around it (gRPC's
- * 5-byte prefix) or send it as is (a Kafka record value). Strings that
- * are not valid UTF-8 are packed with U+FFFD for each invalid byte
- * (utf8.h): the backend would reject the message otherwise. */
+ * 5-byte prefix) or send it as is (a Kafka record value). The bytes are
+ * those protobuf-c packs for the same message; they are written directly,
+ * allocating nothing but the buffer's growth, and on -ENOMEM the buffer
+ * is left as it was. Strings that are not valid UTF-8 are packed with
+ * U+FFFD for each invalid byte (utf8.h): the backend would reject the
+ * message otherwise. */
 #ifndef SW_REPORTER_ENCODE_H
 #define SW_REPORTER_ENCODE_H
 

@@ -3,32 +3,74 @@
  *
  * The output is built straight into the buffer: each string is escaped
  * into room reserved for its worst case (six bytes per input byte), so a
- * value needs at most one reallocation. */
+ * value needs at most one reallocation. Runs of bytes that need no
+ * escaping and are ASCII, nearly all of every string, are found and
+ * copied eight bytes at a time; names and punctuation are literals of
+ * known length, numbers are formatted by hand. */
 #include "sw_common.h"
 
 #include "json.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
 
 #include "sw_span.h"
 #include "utf8.h"
 
-/* Appends a NUL-terminated literal (no escaping). */
+/* Appends a string literal (no escaping). */
+#define RAW(b, lit) sw_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* Appends a NUL-terminated string (no escaping). */
 static int
 raw(struct sw_buf *b, const char *s)
 {
   return sw_buf_append(b, s, strlen(s));
 }
 
+/* v in decimal, as "%" PRId64 writes it, NUL-terminated, into out[24].
+ * Returns the length. */
+static size_t
+fmt_dec(char *out, int64_t v)
+{
+  char num[24], *e = num + sizeof(num), *p = e;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  size_t n;
+
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--p = '-';
+  n = (size_t)(e - p);
+  memcpy(out, p, n);
+  out[n] = '\0';
+  return n;
+}
+
 static int
 i64(struct sw_buf *b, int64_t v)
 {
   char num[24];
-  int n = snprintf(num, sizeof(num), "%" PRId64, v);
+  size_t n = fmt_dec(num, v);
 
-  return sw_buf_append(b, num, (size_t)n);
+  return sw_buf_append(b, num, n);
+}
+
+#define ONES SW_UTF8_ONES
+#define HIGH SW_UTF8_HIGH
+
+/* 1 when none of the eight bytes of w needs more than a copy: no '"',
+ * '\\', control character, DEL or byte >= 0x80. (x - ONES) & ~x flags a
+ * zero byte of x, (w - 0x20 * ONES) & ~w a byte below 0x20; neither
+ * flags anything when no byte is one, and then neither borrows. */
+static inline int
+plain8(uint64_t w)
+{
+  uint64_t q = w ^ (ONES * '"'), s = w ^ (ONES * '\\'), d = w ^ (ONES * 0x7F);
+  uint64_t t = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) |
+               ((s - ONES) & ~s) | ((d - ONES) & ~d) | w;
+
+  return (t & HIGH) == 0;
 }
 
 int
@@ -37,19 +79,32 @@ sw_json_string(struct sw_buf *b, const char *str)
   static const char hex[] = "0123456789abcdef";
   const uint8_t *p = (const uint8_t *)str;
   size_t len = strlen(str);
+  const uint8_t *end = p + len;
   uint8_t *o;
   int rc;
 
   if (len > (SIZE_MAX - 2) / 6)
     return -ENOMEM;
-  if ((rc = sw_buf_reserve(b, len * 6 + 2)) != 0)
+  if ((rc = sw_buf_room(b, len * 6 + 2)) != 0)
     return rc;
   o = b->data + b->len;
   *o++ = '"';
-  while (*p) {
-    uint8_t c = *p;
+  while (p < end) {
+    uint8_t c;
     size_t n;
 
+    if (end - p >= 8) {
+      uint64_t w;
+
+      memcpy(&w, p, 8);
+      if (plain8(w)) {
+        memcpy(o, &w, 8);
+        o += 8;
+        p += 8;
+        continue;
+      }
+    }
+    c = *p;
     if (c == '"' || c == '\\') {
       *o++ = '\\';
       *o++ = c;
@@ -74,6 +129,11 @@ sw_json_string(struct sw_buf *b, const char *str)
       p++;
       continue;
     }
+    if (c < 0x80) {
+      *o++ = c;
+      p++;
+      continue;
+    }
     n = sw_utf8_seq_len(p);
     if (n == 0) {
       /* U+FFFD REPLACEMENT CHARACTER, for this byte alone: the next one
@@ -93,41 +153,37 @@ sw_json_string(struct sw_buf *b, const char *str)
   return 0;
 }
 
-/* ,"name": -- the separator first unless this is the first member. */
+/* ,"name": -- the separator first unless this is the first member.
+ * name is a string literal. */
+#define KEY_LIT(name) ",\"" name "\":"
+#define KEY(b, name, first)                                                  \
+  sw_buf_append((b), &KEY_LIT(name)[(first) ? 1 : 0],                        \
+                sizeof(KEY_LIT(name)) - 1 - ((first) ? 1 : 0))
+
+#define KV_STR(b, name, v, first) kv_str((b), KEY(b, name, first), (v))
+#define KV_I64(b, name, v, first) kv_i64((b), KEY(b, name, first), (v))
+#define KV_BOOL(b, name, v, first)                                           \
+  kv_bool((b), KEY(b, name, first), (v))
+
+/* The value after a key that rc says was written. */
 static int
-key(struct sw_buf *b, const char *name, int first)
+kv_str(struct sw_buf *b, int rc, const char *v)
 {
-  int rc;
-
-  if (!first && (rc = raw(b, ",")) != 0)
-    return rc;
-  if ((rc = raw(b, "\"")) != 0 || (rc = raw(b, name)) != 0)
-    return rc;
-  return raw(b, "\":");
-}
-
-static int
-kv_str(struct sw_buf *b, const char *name, const char *v, int first)
-{
-  int rc = key(b, name, first);
-
   return rc ? rc : sw_json_string(b, v);
 }
 
 static int
-kv_i64(struct sw_buf *b, const char *name, int64_t v, int first)
+kv_i64(struct sw_buf *b, int rc, int64_t v)
 {
-  int rc = key(b, name, first);
-
   return rc ? rc : i64(b, v);
 }
 
 static int
-kv_bool(struct sw_buf *b, const char *name, int v, int first)
+kv_bool(struct sw_buf *b, int rc, int v)
 {
-  int rc = key(b, name, first);
-
-  return rc ? rc : raw(b, v ? "true" : "false");
+  if (rc)
+    return rc;
+  return v ? RAW(b, "true") : RAW(b, "false");
 }
 
 /* A KeyStringValuePair object. */
@@ -136,11 +192,11 @@ pair(struct sw_buf *b, const char *k, const char *v, int first)
 {
   int rc;
 
-  if ((!first && (rc = raw(b, ",")) != 0) || (rc = raw(b, "{")) != 0 ||
-      (rc = kv_str(b, "key", k, 1)) != 0 ||
-      (rc = kv_str(b, "value", v, 0)) != 0)
+  if ((!first && (rc = RAW(b, ",")) != 0) || (rc = RAW(b, "{")) != 0 ||
+      (rc = KV_STR(b, "key", k, 1)) != 0 ||
+      (rc = KV_STR(b, "value", v, 0)) != 0)
     return rc;
-  return raw(b, "}");
+  return RAW(b, "}");
 }
 
 static const char *
@@ -162,16 +218,16 @@ span_layer(struct sw_buf *b, uint8_t layer)
   static const char *const names[] = {"Unknown", "Database", "RPCFramework",
                                       "Http",    "MQ",       "Cache",
                                       "FAAS"};
-  int rc = key(b, "spanLayer", 0);
+  int rc = KEY(b, "spanLayer", 0);
 
   if (rc)
     return rc;
   /* A value this build has no name for still goes out, as a number: the
    * protobuf JSON parser accepts both forms. */
   if (layer < SW_ARRAY_LEN(names)) {
-    if ((rc = raw(b, "\"")) != 0 || (rc = raw(b, names[layer])) != 0)
+    if ((rc = RAW(b, "\"")) != 0 || (rc = raw(b, names[layer])) != 0)
       return rc;
-    return raw(b, "\"");
+    return RAW(b, "\"");
   }
   return i64(b, layer);
 }
@@ -179,12 +235,12 @@ span_layer(struct sw_buf *b, uint8_t layer)
 static int
 tags(struct sw_buf *b, const struct sw_span_rec *r)
 {
-  char status[16];
+  char status[24];
   int first = 1, rc;
 
   if (!r->method[0] && !r->url[0] && r->status == 0)
     return 0;
-  if ((rc = key(b, "tags", 0)) != 0 || (rc = raw(b, "[")) != 0)
+  if ((rc = KEY(b, "tags", 0)) != 0 || (rc = RAW(b, "[")) != 0)
     return rc;
   if (r->method[0]) {
     if ((rc = pair(b, "http.method", r->method, first)) != 0)
@@ -197,11 +253,11 @@ tags(struct sw_buf *b, const struct sw_span_rec *r)
     first = 0;
   }
   if (r->status != 0) {
-    snprintf(status, sizeof(status), "%d", (int)r->status);
+    fmt_dec(status, r->status);
     if ((rc = pair(b, "http.status_code", status, first)) != 0)
       return rc;
   }
-  return raw(b, "]");
+  return RAW(b, "]");
 }
 
 static int
@@ -211,13 +267,13 @@ logs(struct sw_buf *b, const struct sw_span_rec *r)
 
   if (!r->errlog[0])
     return 0;
-  if ((rc = key(b, "logs", 0)) != 0 || (rc = raw(b, "[{")) != 0 ||
-      (rc = kv_i64(b, "time", r->end_ms, 1)) != 0 ||
-      (rc = key(b, "data", 0)) != 0 || (rc = raw(b, "[")) != 0 ||
+  if ((rc = KEY(b, "logs", 0)) != 0 || (rc = RAW(b, "[{")) != 0 ||
+      (rc = KV_I64(b, "time", r->end_ms, 1)) != 0 ||
+      (rc = KEY(b, "data", 0)) != 0 || (rc = RAW(b, "[")) != 0 ||
       (rc = pair(b, "event", "error", 1)) != 0 ||
       (rc = pair(b, "message", r->errlog, 0)) != 0)
     return rc;
-  return raw(b, "]}]");
+  return RAW(b, "]}]");
 }
 
 static int
@@ -229,18 +285,18 @@ refs(struct sw_buf *b, const struct sw_span_rec *r)
   /* As in encode.c: a reference without a trace id links nothing. */
   if (!r->has_ref || !ref->trace_id[0])
     return 0;
-  if ((rc = key(b, "refs", 0)) != 0 || (rc = raw(b, "[{")) != 0 ||
-      (rc = key(b, "refType", 1)) != 0 ||
-      (rc = raw(b, "\"CrossProcess\"")) != 0 ||
-      (rc = kv_str(b, "traceId", ref->trace_id, 0)) != 0 ||
-      (rc = kv_str(b, "parentTraceSegmentId", ref->parent_segment_id, 0)) ||
-      (rc = kv_i64(b, "parentSpanId", ref->parent_span_id, 0)) != 0 ||
-      (rc = kv_str(b, "parentService", ref->parent_service, 0)) != 0 ||
-      (rc = kv_str(b, "parentServiceInstance", ref->parent_instance, 0)) ||
-      (rc = kv_str(b, "parentEndpoint", ref->parent_endpoint, 0)) != 0 ||
-      (rc = kv_str(b, "networkAddressUsedAtPeer", ref->peer, 0)) != 0)
+  if ((rc = KEY(b, "refs", 0)) != 0 || (rc = RAW(b, "[{")) != 0 ||
+      (rc = KEY(b, "refType", 1)) != 0 ||
+      (rc = RAW(b, "\"CrossProcess\"")) != 0 ||
+      (rc = KV_STR(b, "traceId", ref->trace_id, 0)) != 0 ||
+      (rc = KV_STR(b, "parentTraceSegmentId", ref->parent_segment_id, 0)) ||
+      (rc = KV_I64(b, "parentSpanId", ref->parent_span_id, 0)) != 0 ||
+      (rc = KV_STR(b, "parentService", ref->parent_service, 0)) != 0 ||
+      (rc = KV_STR(b, "parentServiceInstance", ref->parent_instance, 0)) ||
+      (rc = KV_STR(b, "parentEndpoint", ref->parent_endpoint, 0)) != 0 ||
+      (rc = KV_STR(b, "networkAddressUsedAtPeer", ref->peer, 0)) != 0)
     return rc;
-  return raw(b, "}]");
+  return RAW(b, "}]");
 }
 
 static int
@@ -248,22 +304,22 @@ span(struct sw_buf *b, const struct sw_span_rec *r)
 {
   int rc;
 
-  if ((rc = raw(b, "{")) != 0 ||
-      (rc = kv_i64(b, "spanId", r->span_id, 1)) != 0 ||
-      (rc = kv_i64(b, "parentSpanId", r->parent_span_id, 0)) != 0 ||
-      (rc = kv_i64(b, "startTime", r->start_ms, 0)) != 0 ||
-      (rc = kv_i64(b, "endTime", r->end_ms, 0)) != 0 ||
+  if ((rc = RAW(b, "{")) != 0 ||
+      (rc = KV_I64(b, "spanId", r->span_id, 1)) != 0 ||
+      (rc = KV_I64(b, "parentSpanId", r->parent_span_id, 0)) != 0 ||
+      (rc = KV_I64(b, "startTime", r->start_ms, 0)) != 0 ||
+      (rc = KV_I64(b, "endTime", r->end_ms, 0)) != 0 ||
       (rc = refs(b, r)) != 0 ||
-      (rc = kv_str(b, "operationName", r->op, 0)) != 0 ||
-      (rc = kv_str(b, "peer", r->peer, 0)) != 0 ||
-      (rc = key(b, "spanType", 0)) != 0 || (rc = raw(b, "\"")) != 0 ||
-      (rc = raw(b, span_type(r->kind))) != 0 || (rc = raw(b, "\"")) != 0 ||
+      (rc = KV_STR(b, "operationName", r->op, 0)) != 0 ||
+      (rc = KV_STR(b, "peer", r->peer, 0)) != 0 ||
+      (rc = KEY(b, "spanType", 0)) != 0 || (rc = RAW(b, "\"")) != 0 ||
+      (rc = raw(b, span_type(r->kind))) != 0 || (rc = RAW(b, "\"")) != 0 ||
       (rc = span_layer(b, r->layer)) != 0 ||
-      (rc = kv_i64(b, "componentId", r->component, 0)) != 0 ||
-      (rc = kv_bool(b, "isError", r->is_error, 0)) != 0 ||
+      (rc = KV_I64(b, "componentId", r->component, 0)) != 0 ||
+      (rc = KV_BOOL(b, "isError", r->is_error, 0)) != 0 ||
       (rc = tags(b, r)) != 0 || (rc = logs(b, r)) != 0)
     return rc;
-  return raw(b, "}");
+  return RAW(b, "}");
 }
 
 int
@@ -274,24 +330,24 @@ sw_json_segment(struct sw_buf *b, const struct sw_seg *s,
   const char *seg = s->n > 0 ? s->spans[0].segment_id : "";
   int rc;
 
-  if ((rc = raw(b, "{")) != 0 || (rc = kv_str(b, "traceId", trace, 1)) ||
-      (rc = kv_str(b, "traceSegmentId", seg, 0)) != 0)
+  if ((rc = RAW(b, "{")) != 0 || (rc = KV_STR(b, "traceId", trace, 1)) ||
+      (rc = KV_STR(b, "traceSegmentId", seg, 0)) != 0)
     return rc;
   if (s->n > 0) {
-    if ((rc = key(b, "spans", 0)) != 0 || (rc = raw(b, "[")) != 0)
+    if ((rc = KEY(b, "spans", 0)) != 0 || (rc = RAW(b, "[")) != 0)
       return rc;
     for (uint32_t i = 0; i < s->n; i++)
-      if ((i > 0 && (rc = raw(b, ",")) != 0) ||
+      if ((i > 0 && (rc = RAW(b, ",")) != 0) ||
           (rc = span(b, &s->spans[i])) != 0)
         return rc;
-    if ((rc = raw(b, "]")) != 0)
+    if ((rc = RAW(b, "]")) != 0)
       return rc;
   }
-  if ((rc = kv_str(b, "service", service, 0)) != 0 ||
-      (rc = kv_str(b, "serviceInstance", instance, 0)) != 0 ||
-      (rc = kv_bool(b, "isSizeLimited", s->size_limited, 0)) != 0)
+  if ((rc = KV_STR(b, "service", service, 0)) != 0 ||
+      (rc = KV_STR(b, "serviceInstance", instance, 0)) != 0 ||
+      (rc = KV_BOOL(b, "isSizeLimited", s->size_limited, 0)) != 0)
     return rc;
-  return raw(b, "}");
+  return RAW(b, "}");
 }
 
 int
@@ -300,13 +356,13 @@ sw_json_segments(struct sw_buf *b, struct sw_seg *const *segs, size_t n,
 {
   int rc;
 
-  if ((rc = raw(b, "[")) != 0)
+  if ((rc = RAW(b, "[")) != 0)
     return rc;
   for (size_t i = 0; i < n; i++)
-    if ((i > 0 && (rc = raw(b, ",")) != 0) ||
+    if ((i > 0 && (rc = RAW(b, ",")) != 0) ||
         (rc = sw_json_segment(b, segs[i], service, instance)) != 0)
       return rc;
-  return raw(b, "]");
+  return RAW(b, "]");
 }
 
 int
@@ -316,19 +372,19 @@ sw_json_properties(struct sw_buf *b, const char *service,
   int n = p->n < SW_PROPS_MAX ? p->n : SW_PROPS_MAX;
   int rc;
 
-  if ((rc = raw(b, "{")) != 0 || (rc = kv_str(b, "service", service, 1)) ||
-      (rc = kv_str(b, "serviceInstance", instance, 0)) != 0)
+  if ((rc = RAW(b, "{")) != 0 || (rc = KV_STR(b, "service", service, 1)) ||
+      (rc = KV_STR(b, "serviceInstance", instance, 0)) != 0)
     return rc;
   if (n > 0) {
-    if ((rc = key(b, "properties", 0)) != 0 || (rc = raw(b, "[")) != 0)
+    if ((rc = KEY(b, "properties", 0)) != 0 || (rc = RAW(b, "[")) != 0)
       return rc;
     for (int i = 0; i < n; i++)
       if ((rc = pair(b, p->kv[i].key, p->kv[i].value, i == 0)) != 0)
         return rc;
-    if ((rc = raw(b, "]")) != 0)
+    if ((rc = RAW(b, "]")) != 0)
       return rc;
   }
-  return raw(b, "}");
+  return RAW(b, "}");
 }
 
 int
@@ -336,8 +392,8 @@ sw_json_ping(struct sw_buf *b, const char *service, const char *instance)
 {
   int rc;
 
-  if ((rc = raw(b, "{")) != 0 || (rc = kv_str(b, "service", service, 1)) ||
-      (rc = kv_str(b, "serviceInstance", instance, 0)) != 0)
+  if ((rc = RAW(b, "{")) != 0 || (rc = KV_STR(b, "service", service, 1)) ||
+      (rc = KV_STR(b, "serviceInstance", instance, 0)) != 0)
     return rc;
-  return raw(b, "}");
+  return RAW(b, "}");
 }

@@ -42,35 +42,42 @@ sw_utf8_seq_len(const uint8_t *p)
 int
 sw_utf8_valid(const char *s)
 {
-  const uint8_t *p = (const uint8_t *)s;
+  size_t n = strlen(s);
 
-  /* The common case, plain ASCII, costs one comparison per byte. */
+  return sw_utf8_is_ascii(s, n) || sw_utf8_repaired_len(s, n) == n;
+}
+
+size_t
+sw_utf8_repaired_len(const char *s, size_t n)
+{
+  const uint8_t *p = (const uint8_t *)s;
+  size_t out = n;
+
+  /* Plain ASCII costs one comparison per byte; each invalid byte grows
+   * into three. */
   while (*p) {
-    size_t n;
+    size_t k;
 
     if (*p < 0x80) {
       p++;
       continue;
     }
-    if ((n = sw_utf8_seq_len(p)) == 0)
-      return 0;
-    p += n;
+    if ((k = sw_utf8_seq_len(p)) == 0) {
+      out += 2;
+      p++;
+      continue;
+    }
+    p += k;
   }
-  return 1;
+  return out;
 }
 
-char *
-sw_utf8_sanitize(const char *s)
+size_t
+sw_utf8_repair(uint8_t *out, const char *s)
 {
   const uint8_t *p = (const uint8_t *)s;
-  size_t len = strlen(s);
-  char *out, *o;
+  uint8_t *o = out;
 
-  if (len > (SIZE_MAX - 1) / 3)
-    return NULL;
-  out = o = malloc(len * 3 + 1);
-  if (!out)
-    return NULL;
   while (*p) {
     size_t n = sw_utf8_seq_len(p);
 
@@ -84,6 +91,25 @@ sw_utf8_sanitize(const char *s)
     o += n;
     p += n;
   }
-  *o = '\0';
+  return (size_t)(o - out);
+}
+
+char *
+sw_utf8_sanitize(const char *s)
+{
+  size_t len = strlen(s), n;
+  char *out;
+
+  if (len > (SIZE_MAX - 1) / 3)
+    return NULL;
+  n = sw_utf8_is_ascii(s, len) ? len : sw_utf8_repaired_len(s, len);
+  out = malloc(n + 1);
+  if (!out)
+    return NULL;
+  if (n == len)
+    memcpy(out, s, len);
+  else
+    sw_utf8_repair((uint8_t *)out, s);
+  out[n] = '\0';
   return out;
 }

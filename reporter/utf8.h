@@ -6,14 +6,53 @@
  * whole gRPC call of up to a thousand segments), and JSON must be valid
  * UTF-8 too. So every byte that does not belong to a valid sequence
  * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
- * is replaced with U+FFFD, one per byte. */
+ * is replaced with U+FFFD, one per byte.
+ *
+ * Almost every string is plain ASCII: sw_utf8_is_ascii() tells so eight
+ * bytes at a time, and only a string with a byte >= 0x80 goes through
+ * the sequence-by-sequence logic. */
 #ifndef SW_REPORTER_UTF8_H
 #define SW_REPORTER_UTF8_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SW_UTF8_REPLACEMENT "\xef\xbf\xbd"
+
+#define SW_UTF8_ONES 0x0101010101010101ULL
+#define SW_UTF8_HIGH 0x8080808080808080ULL
+
+/* 1 when none of the n bytes at p is >= 0x80 (then they are valid UTF-8
+ * as they are). Reads exactly those n bytes, eight at a time. */
+static inline int
+sw_utf8_is_ascii(const void *p, size_t n)
+{
+  const uint8_t *s = (const uint8_t *)p;
+  uint64_t acc = 0, w;
+  uint32_t h;
+
+  if (n >= 8) {
+    const uint8_t *last = s + n - 8;
+
+    for (; s < last; s += 8) {
+      memcpy(&w, s, 8);
+      acc |= w;
+    }
+    /* The last word, overlapping the one before when n % 8 != 0. */
+    memcpy(&w, last, 8);
+    return ((acc | w) & SW_UTF8_HIGH) == 0;
+  }
+  if (n >= 4) {
+    memcpy(&h, s, 4);
+    acc = h;
+    memcpy(&h, s + n - 4, 4);
+    return ((acc | h) & 0x80808080U) == 0;
+  }
+  while (n--)
+    acc |= *s++;
+  return (acc & 0x80) == 0;
+}
 
 /* The length of the valid sequence starting at p (1 to 4), or 0 when the
  * byte at p does not start one. p is NUL-terminated: the terminator is
@@ -22,6 +61,15 @@ size_t sw_utf8_seq_len(const uint8_t *p);
 
 /* 1 when the NUL-terminated s is valid UTF-8. */
 int sw_utf8_valid(const char *s);
+
+/* For the NUL-terminated s of length n (strlen): the length of s once
+ * repaired, n exactly when s is valid UTF-8. */
+size_t sw_utf8_repaired_len(const char *s, size_t n);
+
+/* Writes s repaired (every invalid byte replaced by U+FFFD, no
+ * terminator) to out, which has room for sw_utf8_repaired_len() bytes,
+ * and returns that length. */
+size_t sw_utf8_repair(uint8_t *out, const char *s);
 
 /* A malloc()ed copy of s with every invalid byte replaced by U+FFFD, or
  * NULL when out of memory. */

@@ -1,17 +1,26 @@
-/* test_rep_encode.c: protobuf encoding (reporter/encode.c, props.c).
+/* test_rep_encode.c: protobuf encoding (reporter/encode.c, props.c,
+ * utf8.c).
  *
  * Each message is encoded, unpacked again with the protobuf-c generated
- * code, and compared field by field with what went in. */
+ * code, and compared field by field with what went in. The encoder
+ * writes the wire format by hand, so it is also checked byte for byte
+ * against protobuf-c packing the same message (the oracle below, built
+ * as the encoder was before it wrote bytes itself), on chosen segments
+ * and on random ones, and its UTF-8 repair against an independent
+ * RFC 3629 decoder. */
 #include "sw_common.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "common/Common.pb-c.h"
 #include "encode.h"
 #include "language-agent/Tracing.pb-c.h"
 #include "management/Management.pb-c.h"
+#include "utf8.h"
 
 static struct sw_buf buf;
 
@@ -354,4 +363,718 @@ Test(encode, buf_reset_keeps_small_frees_large)
   sw_buf_reset(&buf, 10);
   cr_assert_null(buf.data);
   cr_assert_eq(buf.cap, 0);
+}
+
+/* ---------------------------------------------------------------- oracle */
+
+/* s with every byte that does not start a well-formed sequence replaced
+ * by U+FFFD: decodes each sequence and rejects overlong forms, surrogates
+ * and code points above U+10FFFF, independently of utf8.c. malloc()ed. */
+static char *
+ref_sanitize(const char *str)
+{
+  const uint8_t *p = (const uint8_t *)str;
+  size_t n = strlen(str), i = 0;
+  char *out = malloc(3 * n + 1), *o = out;
+
+  cr_assert_not_null(out);
+  while (i < n) {
+    uint8_t c = p[i];
+    uint32_t cp, min;
+    size_t need, k;
+
+    if (c < 0x80) {
+      *o++ = (char)c;
+      i++;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      need = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      need = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      need = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      goto bad;
+    }
+    for (k = 1; k <= need; k++) {
+      if (i + k >= n || (p[i + k] & 0xC0) != 0x80)
+        goto bad;
+      cp = cp << 6 | (p[i + k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      goto bad;
+    memcpy(o, p + i, need + 1);
+    o += need + 1;
+    i += need + 1;
+    continue;
+  bad:
+    memcpy(o, "\xef\xbf\xbd", 3);
+    o += 3;
+    i++;
+  }
+  *o = '\0';
+  return out;
+}
+
+/* The repaired copies an oracle message points at. */
+static char *copies[4096];
+static size_t ncopies;
+
+static char *
+ostr(const char *s)
+{
+  cr_assert_lt(ncopies, SW_ARRAY_LEN(copies));
+  return copies[ncopies++] = ref_sanitize(s);
+}
+
+static void
+copies_free(void)
+{
+  while (ncopies)
+    free(copies[--ncopies]);
+}
+
+struct oracle_span {
+  Skywalking__V3__SpanObject so;
+  Skywalking__V3__KeyStringValuePair tag[3], *tagp[3];
+  Skywalking__V3__Log log, *logp;
+  Skywalking__V3__KeyStringValuePair logkv[2], *logkvp[2];
+  Skywalking__V3__SegmentReference ref, *refp;
+  char status[16];
+};
+
+static void
+okv(Skywalking__V3__KeyStringValuePair *kv, const char *k, const char *v)
+{
+  skywalking__v3__key_string_value_pair__init(kv);
+  kv->key = ostr(k);
+  kv->value = ostr(v);
+}
+
+/* The SpanObject of r as encode.h describes it, for protobuf-c. */
+static void
+oracle_span(struct oracle_span *p, const struct sw_span_rec *r)
+{
+  Skywalking__V3__SpanObject *so = &p->so;
+  size_t nt = 0;
+
+  skywalking__v3__span_object__init(so);
+  so->spanid = r->span_id;
+  so->parentspanid = r->parent_span_id;
+  so->starttime = r->start_ms;
+  so->endtime = r->end_ms;
+  so->operationname = ostr(r->op);
+  so->peer = ostr(r->peer);
+  so->spantype = r->kind == SW_SPAN_ENTRY  ? SKYWALKING__V3__SPAN_TYPE__Entry
+                 : r->kind == SW_SPAN_EXIT ? SKYWALKING__V3__SPAN_TYPE__Exit
+                                           : SKYWALKING__V3__SPAN_TYPE__Local;
+  so->spanlayer = (Skywalking__V3__SpanLayer)r->layer;
+  so->componentid = r->component;
+  so->iserror = r->is_error ? 1 : 0;
+  if (r->method[0])
+    okv(&p->tag[nt++], "http.method", r->method);
+  if (r->url[0])
+    okv(&p->tag[nt++], "http.url", r->url);
+  if (r->status != 0) {
+    snprintf(p->status, sizeof(p->status), "%d", (int)r->status);
+    okv(&p->tag[nt++], "http.status_code", p->status);
+  }
+  for (size_t i = 0; i < nt; i++)
+    p->tagp[i] = &p->tag[i];
+  so->n_tags = nt;
+  so->tags = nt ? p->tagp : NULL;
+  if (r->errlog[0]) {
+    skywalking__v3__log__init(&p->log);
+    p->log.time = r->end_ms;
+    okv(&p->logkv[0], "event", "error");
+    okv(&p->logkv[1], "message", r->errlog);
+    p->logkvp[0] = &p->logkv[0];
+    p->logkvp[1] = &p->logkv[1];
+    p->log.n_data = 2;
+    p->log.data = p->logkvp;
+    p->logp = &p->log;
+    so->n_logs = 1;
+    so->logs = &p->logp;
+  }
+  if (r->has_ref && r->ref.trace_id[0]) {
+    Skywalking__V3__SegmentReference *ref = &p->ref;
+
+    skywalking__v3__segment_reference__init(ref);
+    ref->reftype = SKYWALKING__V3__REF_TYPE__CrossProcess;
+    ref->traceid = ostr(r->ref.trace_id);
+    ref->parenttracesegmentid = ostr(r->ref.parent_segment_id);
+    ref->parentspanid = r->ref.parent_span_id;
+    ref->parentservice = ostr(r->ref.parent_service);
+    ref->parentserviceinstance = ostr(r->ref.parent_instance);
+    ref->parentendpoint = ostr(r->ref.parent_endpoint);
+    ref->networkaddressusedatpeer = ostr(r->ref.peer);
+    p->refp = ref;
+    so->n_refs = 1;
+    so->refs = &p->refp;
+  }
+}
+
+#define MAX_SPANS 64
+
+/* protobuf-c's bytes for the SegmentObject of s, appended to out. */
+static void
+oracle_segment(struct sw_buf *out, const struct sw_seg *s,
+               const char *service, const char *instance)
+{
+  static struct oracle_span parts[MAX_SPANS];
+  Skywalking__V3__SpanObject *spans[MAX_SPANS];
+  Skywalking__V3__SegmentObject seg;
+  size_t n;
+
+  cr_assert_leq(s->n, MAX_SPANS);
+  skywalking__v3__segment_object__init(&seg);
+  if (s->n > 0) {
+    seg.traceid = ostr(s->spans[0].trace_id);
+    seg.tracesegmentid = ostr(s->spans[0].segment_id);
+  }
+  for (uint32_t i = 0; i < s->n; i++) {
+    oracle_span(&parts[i], &s->spans[i]);
+    spans[i] = &parts[i].so;
+  }
+  seg.n_spans = s->n;
+  seg.spans = s->n ? spans : NULL;
+  seg.service = ostr(service);
+  seg.serviceinstance = ostr(instance);
+  seg.issizelimited = s->size_limited ? 1 : 0;
+  n = skywalking__v3__segment_object__get_packed_size(&seg);
+  cr_assert_eq(sw_buf_reserve(out, n), 0);
+  cr_assert_eq(skywalking__v3__segment_object__pack(&seg, out->data + out->len),
+               n);
+  out->len += n;
+  copies_free();
+}
+
+/* The repaired form of s equals t (a string protobuf-c unpacked). */
+static void
+same_str(const char *t, const char *s)
+{
+  char *want = ref_sanitize(s);
+
+  cr_assert_str_eq(t, want);
+  free(want);
+}
+
+/* The message unpacked by protobuf-c holds what went in. */
+static void
+check_unpacked(const uint8_t *data, size_t len, const struct sw_seg *s,
+               const char *service, const char *instance)
+{
+  Skywalking__V3__SegmentObject *so;
+
+  so = skywalking__v3__segment_object__unpack(NULL, len, data);
+  cr_assert_not_null(so);
+  same_str(so->traceid, s->n ? s->spans[0].trace_id : "");
+  same_str(so->tracesegmentid, s->n ? s->spans[0].segment_id : "");
+  same_str(so->service, service);
+  same_str(so->serviceinstance, instance);
+  cr_assert_eq(so->issizelimited, !!s->size_limited);
+  cr_assert_eq(so->n_spans, s->n);
+  for (uint32_t i = 0; i < s->n; i++) {
+    const struct sw_span_rec *r = &s->spans[i];
+    const Skywalking__V3__SpanObject *sp = so->spans[i];
+    int has_ref = r->has_ref && r->ref.trace_id[0];
+    size_t nt = 0;
+
+    cr_assert_eq(sp->spanid, r->span_id);
+    cr_assert_eq(sp->parentspanid, r->parent_span_id);
+    cr_assert_eq(sp->starttime, r->start_ms);
+    cr_assert_eq(sp->endtime, r->end_ms);
+    same_str(sp->operationname, r->op);
+    same_str(sp->peer, r->peer);
+    cr_assert_eq((int)sp->spantype, r->kind <= SW_SPAN_EXIT ? r->kind : 2);
+    cr_assert_eq((int)sp->spanlayer, r->layer);
+    cr_assert_eq(sp->componentid, r->component);
+    cr_assert_eq(sp->iserror, !!r->is_error);
+    if (r->method[0]) {
+      cr_assert_str_eq(sp->tags[nt]->key, "http.method");
+      same_str(sp->tags[nt++]->value, r->method);
+    }
+    if (r->url[0]) {
+      cr_assert_str_eq(sp->tags[nt]->key, "http.url");
+      same_str(sp->tags[nt++]->value, r->url);
+    }
+    if (r->status) {
+      char st[16];
+
+      snprintf(st, sizeof(st), "%d", (int)r->status);
+      cr_assert_str_eq(sp->tags[nt]->key, "http.status_code");
+      cr_assert_str_eq(sp->tags[nt++]->value, st);
+    }
+    cr_assert_eq(sp->n_tags, nt);
+    cr_assert_eq(sp->n_logs, r->errlog[0] ? 1u : 0u);
+    if (r->errlog[0]) {
+      cr_assert_eq(sp->logs[0]->time, r->end_ms);
+      cr_assert_eq(sp->logs[0]->n_data, 2);
+      cr_assert_str_eq(sp->logs[0]->data[0]->key, "event");
+      cr_assert_str_eq(sp->logs[0]->data[0]->value, "error");
+      cr_assert_str_eq(sp->logs[0]->data[1]->key, "message");
+      same_str(sp->logs[0]->data[1]->value, r->errlog);
+    }
+    cr_assert_eq(sp->n_refs, has_ref ? 1u : 0u);
+    if (has_ref) {
+      const Skywalking__V3__SegmentReference *ref = sp->refs[0];
+
+      cr_assert_eq(ref->reftype, SKYWALKING__V3__REF_TYPE__CrossProcess);
+      same_str(ref->traceid, r->ref.trace_id);
+      same_str(ref->parenttracesegmentid, r->ref.parent_segment_id);
+      cr_assert_eq(ref->parentspanid, r->ref.parent_span_id);
+      same_str(ref->parentservice, r->ref.parent_service);
+      same_str(ref->parentserviceinstance, r->ref.parent_instance);
+      same_str(ref->parentendpoint, r->ref.parent_endpoint);
+      same_str(ref->networkaddressusedatpeer, r->ref.peer);
+    }
+  }
+  skywalking__v3__segment_object__free_unpacked(so, NULL);
+}
+
+static struct sw_buf want;
+
+/* Encodes s after some bytes already in the buffer, as a transport does,
+ * and compares with the oracle and with what protobuf-c unpacks. */
+static void
+differential(const struct sw_seg *s, const char *service,
+             const char *instance)
+{
+  static const char prefix[] = "\0\0\0\0\0";
+  size_t at;
+
+  buf.len = want.len = 0;
+  cr_assert_eq(sw_buf_append(&buf, prefix, 5), 0);
+  at = buf.len;
+  cr_assert_eq(sw_encode_segment(&buf, s, service, instance), 0);
+  oracle_segment(&want, s, service, instance);
+  cr_assert_eq(buf.len - at, want.len, "%zu bytes, protobuf-c %zu",
+               buf.len - at, want.len);
+  cr_assert(memcmp(buf.data + at, want.data, want.len) == 0,
+            "bytes differ from protobuf-c's");
+  check_unpacked(buf.data + at, buf.len - at, s, service, instance);
+}
+
+static void
+seg_of(struct sw_seg *seg, struct sw_span_rec *spans, uint32_t n)
+{
+  memset(seg, 0, sizeof(*seg));
+  seg->spans = spans;
+  seg->n = seg->cap = n;
+  seg->has_root = 1;
+  seg->nspans = (int32_t)n;
+}
+
+/* Fills a record array with c up to its last byte, which stays NUL. */
+#define FILL(a, c)                                                           \
+  do {                                                                       \
+    memset((a), (c), sizeof(a) - 1);                                         \
+    (a)[sizeof(a) - 1] = '\0';                                               \
+  } while (0)
+
+Test(encode, diff_one_span)
+{
+  struct sw_span_rec r;
+  struct sw_seg seg;
+
+  fill_root(&r);
+  seg_of(&seg, &r, 1);
+  differential(&seg, "my-service|ns", "inst-7");
+  r.has_ref = 0;
+  r.errlog[0] = '\0';
+  differential(&seg, "nginx", "nginx-1@host");
+  fill_child(&r);
+  differential(&seg, "s", "i");
+}
+
+Test(encode, diff_many_spans)
+{
+  static struct sw_span_rec spans[MAX_SPANS];
+  struct sw_seg seg;
+
+  for (int i = 0; i < MAX_SPANS; i++) {
+    if (i % 3 == 0)
+      fill_root(&spans[i]);
+    else
+      fill_child(&spans[i]);
+    spans[i].span_id = i;
+    spans[i].parent_span_id = i - 1;
+    spans[i].status = i % 4 ? 200 + i : 0;
+    if (i % 5 == 0)
+      spans[i].errlog[0] = '\0';
+  }
+  seg_of(&seg, spans, MAX_SPANS);
+  differential(&seg, "svc", "inst");
+  seg.size_limited = 1;
+  differential(&seg, "svc", "inst");
+}
+
+Test(encode, diff_empty_segment_and_strings)
+{
+  struct sw_span_rec r;
+  struct sw_seg seg;
+
+  seg_of(&seg, &r, 0);
+  differential(&seg, "svc", "inst");
+  differential(&seg, "", "");
+  memset(&r, 0, sizeof(r));
+  seg_of(&seg, &r, 1);
+  /* Every field at its default: an empty span (key and zero length). */
+  differential(&seg, "", "");
+  r.has_ref = 1; /* without a trace id: no reference */
+  r.ref.parent_span_id = 3;
+  strcpy(r.ref.parent_service, "x");
+  differential(&seg, "svc", "");
+  /* A reference with only its trace id. */
+  strcpy(r.ref.trace_id, "t");
+  r.ref.parent_span_id = 0;
+  r.ref.parent_service[0] = '\0';
+  differential(&seg, "", "inst");
+}
+
+Test(encode, diff_numbers)
+{
+  static const int64_t ms[] = {0, 1, 127, 128, 16383, 16384, -1, -128,
+                               1700000000123LL, INT64_MAX, INT64_MIN};
+  static const int32_t i32s[] = {0, 1, -1, 127, 128, 999, 1000, 99, 100,
+                                 -100, INT32_MAX, INT32_MIN, 16384};
+  struct sw_span_rec r;
+  struct sw_seg seg;
+
+  fill_root(&r);
+  seg_of(&seg, &r, 1);
+  for (size_t i = 0; i < SW_ARRAY_LEN(ms); i++) {
+    r.start_ms = ms[i];
+    r.end_ms = ms[SW_ARRAY_LEN(ms) - 1 - i];
+    differential(&seg, "s", "i");
+  }
+  for (size_t i = 0; i < SW_ARRAY_LEN(i32s); i++) {
+    int32_t v = i32s[i], w = i32s[SW_ARRAY_LEN(i32s) - 1 - i];
+
+    r.span_id = v;
+    r.parent_span_id = w;
+    r.component = v;
+    r.status = w;
+    r.ref.parent_span_id = v;
+    differential(&seg, "s", "i");
+  }
+  for (int k = 0; k < 256; k += 1) {
+    r.kind = (uint8_t)k;
+    r.layer = (uint8_t)(255 - k);
+    r.is_error = (uint8_t)k;
+    differential(&seg, "s", "i");
+  }
+}
+
+/* Every string at its longest: lengths of two varint bytes everywhere,
+ * and a span, reference, tag and log of more than 127 bytes. */
+Test(encode, diff_long_strings)
+{
+  struct sw_span_rec r;
+  struct sw_seg seg;
+  char svc[400];
+
+  fill_root(&r);
+  FILL(r.trace_id, 't');
+  FILL(r.segment_id, 's');
+  FILL(r.method, 'M');
+  FILL(r.op, 'o');
+  FILL(r.url, 'u');
+  FILL(r.peer, 'p');
+  FILL(r.errlog, 'e');
+  FILL(r.ref.trace_id, 'T');
+  FILL(r.ref.parent_segment_id, 'S');
+  FILL(r.ref.parent_service, 'v');
+  FILL(r.ref.parent_instance, 'i');
+  FILL(r.ref.parent_endpoint, 'E');
+  FILL(r.ref.peer, 'P');
+  FILL(svc, 'x');
+  seg_of(&seg, &r, 1);
+  differential(&seg, svc, svc);
+  /* Every byte invalid: each grows into three. */
+  FILL(r.op, 0xff);
+  FILL(r.url, 0x80);
+  FILL(r.errlog, 0xc3);
+  FILL(r.ref.parent_endpoint, 0xfe);
+  FILL(r.method, 0xf5);
+  FILL(svc, 0xed);
+  differential(&seg, svc, svc);
+  /* Lengths around 127 and 128: the URL tag's value and body. */
+  fill_root(&r);
+  for (int n = 100; n < 135; n++) {
+    memset(r.url, 'a', (size_t)n);
+    r.url[n] = '\0';
+    memset(r.op, 'b', (size_t)n);
+    r.op[n] = '\0';
+    differential(&seg, "s", "i");
+  }
+}
+
+Test(encode, diff_utf8)
+{
+  static const char *const strs[] = {
+      "caf\xc3\xa9",        "\xe2\x82\xac",       "\xf0\x9f\x98\x80",
+      "/caf\xc3\xa9/\xff\x80x\xc3", "\xc0\x80",   "\xed\xa0\x80",
+      "\xf4\x90\x80\x80",   "\xe0\x9f\xbf",       "abcdefgh\x80",
+      "abcdefg\xc3\xa9",    ("\x80" "abcdefghijklmnop"), "x\xf0\x9f\x98",
+  };
+  struct sw_span_rec r;
+  struct sw_seg seg;
+
+  fill_root(&r);
+  seg_of(&seg, &r, 1);
+  for (size_t i = 0; i < SW_ARRAY_LEN(strs); i++) {
+    const char *v = strs[i];
+
+    strcpy(r.op, v);
+    strcpy(r.peer, v);
+    strcpy(r.method, v);
+    strcpy(r.url, v);
+    strcpy(r.errlog, v);
+    strcpy(r.trace_id, v);
+    strcpy(r.segment_id, v);
+    strcpy(r.ref.trace_id, v);
+    strcpy(r.ref.parent_segment_id, v);
+    strcpy(r.ref.parent_service, v);
+    strcpy(r.ref.parent_instance, v);
+    strcpy(r.ref.parent_endpoint, v);
+    strcpy(r.ref.peer, v);
+    differential(&seg, v, v);
+  }
+}
+
+/* xorshift64*: the same random cases on every run. */
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rnd(void)
+{
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return rng * 0x2545f4914f6cdd1dULL;
+}
+
+/* A random string in the array a of cap bytes: empty, short or up to
+ * full, ASCII mostly, sometimes valid or invalid UTF-8; the bytes after
+ * the terminator are garbage (high bytes too), as in a reused record. */
+static void
+rnd_str(char *a, size_t cap)
+{
+  static const char *const bits[] = {"\xc3\xa9", "\xe2\x82\xac",
+                                     "\xf0\x9f\x98\x80", "\xff", "\x80",
+                                     "\xed\xa0\x80", "\xc3", "\xe2\x82"};
+  uint64_t kind = rnd() % 8;
+  size_t n, i = 0;
+
+  for (size_t k = 0; k < cap; k++)
+    a[k] = (char)(rnd() % 255 + 1);
+  n = kind == 0 ? 0 : kind < 4 ? rnd() % 24 : rnd() % cap;
+  while (i < n && i < cap - 1) {
+    if (rnd() % 16 == 0) {
+      const char *b = bits[rnd() % SW_ARRAY_LEN(bits)];
+      size_t bl = strlen(b);
+
+      if (i + bl > cap - 1)
+        break;
+      memcpy(a + i, b, bl);
+      i += bl;
+    } else {
+      a[i++] = (char)(' ' + rnd() % 95);
+    }
+  }
+  a[i] = '\0';
+}
+
+static int64_t
+rnd_i64(void)
+{
+  switch (rnd() % 4) {
+  case 0:
+    return 0;
+  case 1:
+    return (int64_t)(rnd() % 300) - 10;
+  case 2:
+    return 1700000000000LL + (int64_t)(rnd() % 1000000);
+  default:
+    return (int64_t)rnd();
+  }
+}
+
+#define RND_STR(a) rnd_str((a), sizeof(a))
+
+static void
+rnd_span(struct sw_span_rec *r)
+{
+  RND_STR(r->trace_id);
+  RND_STR(r->segment_id);
+  r->span_id = (int32_t)rnd_i64();
+  r->parent_span_id = (int32_t)rnd_i64();
+  r->nspans = (int32_t)(rnd() % 10);
+  r->kind = (uint8_t)(rnd() % 4);
+  r->layer = (uint8_t)(rnd() % 8 == 0 ? rnd() : rnd() % 4);
+  r->is_error = (uint8_t)(rnd() % 3);
+  r->has_ref = (uint8_t)(rnd() % 2);
+  r->component = (int32_t)rnd_i64();
+  r->status = (int32_t)(rnd() % 2 ? 0 : rnd_i64());
+  r->start_ms = rnd_i64();
+  r->end_ms = rnd_i64();
+  RND_STR(r->method);
+  RND_STR(r->op);
+  RND_STR(r->url);
+  RND_STR(r->peer);
+  RND_STR(r->errlog);
+  RND_STR(r->ref.trace_id);
+  RND_STR(r->ref.parent_segment_id);
+  r->ref.parent_span_id = (int32_t)rnd_i64();
+  RND_STR(r->ref.parent_service);
+  RND_STR(r->ref.parent_instance);
+  RND_STR(r->ref.parent_endpoint);
+  RND_STR(r->ref.peer);
+}
+
+Test(encode, diff_random_segments, .timeout = 120)
+{
+  static struct sw_span_rec spans[8];
+  struct sw_seg seg;
+  char svc[80], inst[80];
+
+  for (int iter = 0; iter < 3000; iter++) {
+    uint32_t n = (uint32_t)(rnd() % 9);
+
+    for (uint32_t i = 0; i < n; i++)
+      rnd_span(&spans[i]);
+    seg_of(&seg, spans, n);
+    seg.size_limited = (uint8_t)(rnd() % 2);
+    RND_STR(svc);
+    RND_STR(inst);
+    differential(&seg, svc, inst);
+  }
+}
+
+/* Properties and ping against protobuf-c too. */
+Test(encode, diff_properties_and_ping)
+{
+  static struct sw_props p;
+  Skywalking__V3__KeyStringValuePair kv[SW_PROPS_MAX], *kvp[SW_PROPS_MAX];
+  char svc[80], inst[80];
+
+  for (int iter = 0; iter < 500; iter++) {
+    Skywalking__V3__InstanceProperties ip;
+    Skywalking__V3__InstancePingPkg ping;
+    size_t n;
+
+    p.n = (int)(rnd() % (SW_PROPS_MAX + 1));
+    for (int i = 0; i < p.n; i++) {
+      RND_STR(p.kv[i].key);
+      RND_STR(p.kv[i].value);
+    }
+    RND_STR(svc);
+    RND_STR(inst);
+
+    skywalking__v3__instance_properties__init(&ip);
+    ip.service = ostr(svc);
+    ip.serviceinstance = ostr(inst);
+    for (int i = 0; i < p.n; i++) {
+      okv(&kv[i], p.kv[i].key, p.kv[i].value);
+      kvp[i] = &kv[i];
+    }
+    ip.n_properties = (size_t)p.n;
+    ip.properties = p.n ? kvp : NULL;
+    want.len = buf.len = 0;
+    n = skywalking__v3__instance_properties__get_packed_size(&ip);
+    cr_assert_eq(sw_buf_reserve(&want, n), 0);
+    want.len = skywalking__v3__instance_properties__pack(&ip, want.data);
+    cr_assert_eq(sw_encode_properties(&buf, svc, inst, &p), 0);
+    cr_assert_eq(buf.len, want.len);
+    cr_assert(memcmp(buf.data, want.data, want.len) == 0);
+    copies_free();
+
+    skywalking__v3__instance_ping_pkg__init(&ping);
+    ping.service = ostr(svc);
+    ping.serviceinstance = ostr(inst);
+    want.len = buf.len = 0;
+    n = skywalking__v3__instance_ping_pkg__get_packed_size(&ping);
+    cr_assert_eq(sw_buf_reserve(&want, n), 0);
+    want.len = skywalking__v3__instance_ping_pkg__pack(&ping, want.data);
+    cr_assert_eq(sw_encode_ping(&buf, svc, inst), 0);
+    cr_assert_eq(buf.len, want.len);
+    cr_assert(memcmp(buf.data, want.data, want.len) == 0);
+    copies_free();
+  }
+  sw_buf_free(&want);
+}
+
+/* ------------------------------------------------------------------ utf8 */
+
+static int
+naive_ascii(const uint8_t *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (p[i] >= 0x80)
+      return 0;
+  return 1;
+}
+
+/* The eight-bytes-at-a-time check against a byte loop, for every length
+ * up to 40 with a high byte at every position, at every alignment. */
+Test(encode, utf8_ascii_fast_path)
+{
+  uint8_t s[64];
+
+  for (size_t off = 0; off < 8; off++)
+    for (size_t n = 0; n <= 40; n++) {
+      memset(s, 'a', sizeof(s));
+      cr_assert(sw_utf8_is_ascii(s + off, n));
+      for (size_t k = 0; k < n; k++) {
+        s[off + k] = 0x80 | (uint8_t)k;
+        cr_assert_eq(sw_utf8_is_ascii(s + off, n), 0, "n %zu k %zu", n, k);
+        s[off + k] = 'a';
+      }
+      /* A high byte just outside is not looked at. */
+      s[off + n] = 0xff;
+      if (off)
+        s[off - 1] = 0xff;
+      cr_assert(sw_utf8_is_ascii(s + off, n));
+    }
+  for (int iter = 0; iter < 20000; iter++) {
+    size_t n = rnd() % 48;
+
+    for (size_t k = 0; k < n; k++)
+      s[k] = (uint8_t)(rnd() % 16 ? rnd() % 128 : rnd() % 256);
+    cr_assert_eq(sw_utf8_is_ascii(s, n), naive_ascii(s, n));
+  }
+}
+
+/* Validation and repair against the independent decoder, on random byte
+ * strings (every byte value) and random mixes of sequences. */
+Test(encode, utf8_repair_matches_reference)
+{
+  char s[48], *ref, *c;
+  uint8_t out[3 * sizeof(s)];
+
+  for (int iter = 0; iter < 50000; iter++) {
+    size_t n, len;
+
+    if (iter % 2) {
+      RND_STR(s);
+    } else {
+      n = rnd() % (sizeof(s) - 1);
+      for (size_t k = 0; k < n; k++)
+        s[k] = (char)(rnd() % 255 + 1);
+      s[n] = '\0';
+    }
+    n = strlen(s);
+    ref = ref_sanitize(s);
+    len = strlen(ref);
+    cr_assert_eq(sw_utf8_valid(s), strcmp(ref, s) == 0);
+    cr_assert_eq(sw_utf8_repaired_len(s, n), len);
+    cr_assert_eq(sw_utf8_repair(out, s), len);
+    cr_assert(memcmp(out, ref, len) == 0);
+    c = sw_utf8_sanitize(s);
+    cr_assert_str_eq(c, ref);
+    free(c);
+    free(ref);
+  }
 }

@@ -5,10 +5,13 @@
  * names, order, escaping and number formats are all pinned down. That
  * the OAP's parser (protobuf JSON mapping, unknown fields rejected)
  * accepts the result is checked end to end by the integration tests
- * against the collector. */
+ * against the collector. The string escaper's eight-bytes-at-a-time fast
+ * path and the number formatting are also checked against a byte-by-byte
+ * reference and snprintf on random inputs. */
 #include "sw_common.h"
 
 #include <criterion/criterion.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -392,4 +395,142 @@ Test(json, utf8_helpers)
   c = sw_utf8_sanitize("");
   cr_assert_str_eq(c, "");
   free(c);
+}
+
+/* The escaping json.h describes, one byte at a time, with its own RFC
+ * 3629 decoder: the reference for the fast path. Appends to o, returns
+ * the new end. */
+static char *
+ref_escape(char *o, const char *str)
+{
+  const uint8_t *p = (const uint8_t *)str;
+  size_t n = strlen(str), i = 0;
+
+  *o++ = '"';
+  while (i < n) {
+    uint8_t c = p[i];
+    uint32_t cp, min;
+    size_t need, k;
+
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+      i++;
+      continue;
+    }
+    if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+      *o++ = '\\';
+      *o++ = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n'
+                                       : c == '\r' ? 'r' : 't';
+      i++;
+      continue;
+    }
+    if (c < 0x20 || c == 0x7F) {
+      o += sprintf(o, "\\u%04x", c);
+      i++;
+      continue;
+    }
+    if (c < 0x80) {
+      *o++ = (char)c;
+      i++;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      need = 1, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      need = 2, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      need = 3, cp = c & 0x07, min = 0x10000;
+    } else {
+      goto bad;
+    }
+    for (k = 1; k <= need; k++) {
+      if (i + k >= n || (p[i + k] & 0xC0) != 0x80)
+        goto bad;
+      cp = cp << 6 | (p[i + k] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      goto bad;
+    memcpy(o, p + i, need + 1);
+    o += need + 1;
+    i += need + 1;
+    continue;
+  bad:
+    memcpy(o, FFFD, 3);
+    o += 3;
+    i++;
+  }
+  *o++ = '"';
+  *o = '\0';
+  return o;
+}
+
+static uint64_t rng = 0x2545f4914f6cdd1dULL;
+
+static uint64_t
+rnd(void)
+{
+  rng ^= rng >> 12;
+  rng ^= rng << 25;
+  rng ^= rng >> 27;
+  return rng * 0x2545f4914f6cdd1dULL;
+}
+
+/* Random strings: plain runs with, now and then, a byte that needs work
+ * (quote, backslash, control, DEL, UTF-8 valid or not) at every offset
+ * and length, so the fast path stops and resumes everywhere. */
+Test(json, string_matches_reference)
+{
+  static const char special[] = "\"\\\b\f\n\r\t\x01\x1f\x7f\x80\xc3\xa9\xe2"
+                                "\x82\xac\xf0\x9f\x98\x80\xff\xed\xa0 ~/";
+  char s[80], want[80 * 6 + 3];
+
+  for (int iter = 0; iter < 100000; iter++) {
+    size_t n = rnd() % (sizeof(s) - 1);
+    unsigned odds = 1 + (unsigned)(rnd() % 40);
+
+    for (size_t k = 0; k < n; k++) {
+      uint64_t x = rnd();
+
+      if (x % odds)
+        s[k] = (char)(' ' + (x >> 8) % 95);
+      else if (x & 0x100)
+        s[k] = special[(x >> 9) % (sizeof(special) - 1)];
+      else
+        s[k] = (char)((x >> 9) % 255 + 1);
+    }
+    s[n] = '\0';
+    ref_escape(want, s);
+    cr_assert_str_eq(esc(s), want, "input of %zu bytes", n);
+  }
+}
+
+/* Numbers as snprintf writes them. */
+Test(json, numbers_match_printf)
+{
+  struct sw_span_rec r;
+  char want[128];
+
+  fill_root(&r);
+  for (int iter = 0; iter < 20000; iter++) {
+    uint64_t x = rnd();
+    int64_t v = (int64_t)(x >> (x % 64));
+
+    if (iter & 1)
+      v = -v;
+    if (iter < 4)
+      v = iter == 0 ? INT64_MIN : iter == 1 ? INT64_MAX : iter == 2 ? 0 : -1;
+    r.start_ms = v;
+    r.status = (int32_t)v;
+    buf.len = 0;
+    cr_assert_eq(sw_json_segment(&buf, make_seg(&r, 1), "s", "i"), 0);
+    snprintf(want, sizeof(want), "\"startTime\":%" PRId64 ",", v);
+    cr_assert(strstr(out(), want), "%s", want);
+    if (r.status) {
+      snprintf(want, sizeof(want),
+               "{\"key\":\"http.status_code\",\"value\":\"%d\"}",
+               (int)r.status);
+      cr_assert(strstr(out(), want), "%s", want);
+    }
+  }
 }
