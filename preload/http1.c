@@ -3,15 +3,22 @@
  * A byte-level state machine over one direction of a connection. It runs
  * inside interposed read()/write() calls, so it is async-signal-safe: no
  * allocation, no locks, no globals except const tables, and no libc calls
- * beyond memchr/memcpy/memset. Lines are never buffered; the few fields
+ * beyond memchr/memcpy/memset (SSE2 intrinsics where the compiler has
+ * them). Lines are never buffered; the few fields
  * callers need are copied into the fixed-size buffers of struct sw_h1_msg
  * as the bytes go by.
  *
  * Cost: body bytes (Content-Length and chunk data) are skipped with plain
- * arithmetic, one step per feed call whatever their number. Header lines
- * nobody needs, reason phrases, chunk extensions and trailers are skipped
- * with memchr. Only the start line, header names and the values of the
- * few captured headers are looked at byte by byte.
+ * arithmetic, one step per feed call whatever their number. A line that
+ * is whole in the buffer (the usual case: a head arrives in one read and
+ * leaves in one write) is read at once, not byte by byte: see "whole
+ * lines" below. A header line nobody needs costs a 16-byte check of its
+ * name and a search for its LF. Lines split across feeds go through the
+ * byte machine, where header lines nobody needs, reason phrases, chunk
+ * extensions and trailers are skipped with memchr, and only the start
+ * line, header names and captured values are looked at byte by byte. The
+ * two ways give the same results, errors included; the unit tests and
+ * the fuzz target compare them.
  *
  * Leniency: CRLF or bare LF ends every line; a CR just before the LF of a
  * header value is trimmed like whitespace. Extra spaces between the parts
@@ -43,9 +50,15 @@
 
 #include "http1.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Parser states. The first group is handled by the bulk loops at the top
  * of sw_h1_feed(), which consume any number of bytes (or none, on a state
- * change); the rest take exactly one byte per step. */
+ * change); the rest take exactly one byte per step, except that at the
+ * start of a line S_METHOD, S_SVER, S_HDR_START, S_CHUNK_SIZE and
+ * S_CHUNK_END first try to take whole lines there too. */
 enum {
   S_IDLE = 0,     /* between messages; CR and LF are skipped */
   S_TARGET_SP,    /* spaces before the request target */
@@ -494,10 +507,458 @@ chunk_size_tail(struct sw_h1 *p, unsigned c)
   return 0;
 }
 
+/* ------------------------------------------------------------ whole lines
+ *
+ * When a line is in the buffer up to its LF (the usual case: a head comes
+ * in one read and goes out in one write), the start line, header lines
+ * and chunk size lines are read in one go instead of byte by byte. These
+ * functions take only lines that the byte machine would accept, and
+ * leave the state exactly as it would; for anything else (a bad byte, an
+ * obs-fold, chunk extensions, a line or header count over a limit) they
+ * take nothing and change nothing, and the byte machine reads the line
+ * and fails where it fails. A line is s[0..n), its LF is s[n]: scans that
+ * have no other bound stop there at the latest. */
+
+static uint32_t
+load32(const void *s)
+{
+  uint32_t v;
+  memcpy(&v, s, sizeof(v));
+  return v;
+}
+
+static uint64_t
+load64(const void *s)
+{
+  uint64_t v;
+  memcpy(&v, s, sizeof(v));
+  return v;
+}
+
+/* Setting bit 0x20 folds A-Z to a-z. Compared with a lower-case name all
+ * of whose bytes have that bit (letters, digits, '-'), and applied to a
+ * string of tchars only, it matches exactly what name_map folding does:
+ * the other byte that folds onto '-' or a digit is a control byte. */
+#define FOLD32 0x20202020u
+#define FOLD64 0x2020202020202020ull
+
+static int
+fold_eq8(const unsigned char *s, const char *lower)
+{
+  return (load64(s) | FOLD64) == load64(lower);
+}
+
+/* "HTTP/1." and a minor version of 0 or 1 at s[0..8). */
+static int
+is_version(const unsigned char *s)
+{
+  return load32(s) == load32("HTTP") && load32(s + 3) == load32("P/1.") &&
+         (s[7] == '0' || s[7] == '1');
+}
+
+/* Scans, 16 bytes at a time where SSE2 is there (always on x86-64), in
+ * plain loops elsewhere and for the last bytes of a buffer. Both stop at
+ * exactly the same byte. */
+
+/* The first LF in [q, end), or NULL. The buffer starts at buf <= q: when
+ * it holds 16 bytes, its last 16 can be loaded whole. */
+static inline __attribute__((always_inline)) const unsigned char *
+find_lf(const unsigned char *buf, const unsigned char *q,
+        const unsigned char *end)
+{
+#ifdef __SSE2__
+  const __m128i lf = _mm_set1_epi8('\n');
+  unsigned hit;
+
+  for (; end - q >= 16; q += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    hit = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lf));
+    if (hit)
+      return q + __builtin_ctz(hit);
+  }
+  if (q == end)
+    return NULL;
+  if (end - buf >= 16) {
+    /* The last 16 bytes, of which those before q are not looked at. */
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(end - 16));
+    hit = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, lf));
+    hit >>= 16 - (end - q);
+    return hit ? q + __builtin_ctz(hit) : NULL;
+  }
+#else
+  (void)buf;
+#endif
+  return memchr(q, '\n', (size_t)(end - q));
+}
+
+#ifdef __SSE2__
+/* Bit k set when byte k of x is not a letter, a digit or '-', which is
+ * what header names are nearly always made of. Each range test moves its
+ * range to the bottom of the signed bytes (-128 up) with one add, so
+ * that one signed compare finds what is above it. */
+static inline __attribute__((always_inline)) unsigned
+not_name_bytes(__m128i x)
+{
+  __m128i y = _mm_or_si128(x, _mm_set1_epi8(0x20));
+  __m128i no_alpha = _mm_cmpgt_epi8(_mm_add_epi8(y, _mm_set1_epi8(
+                                        (char)(0x80 - 'a'))),
+                                    _mm_set1_epi8((char)(0x80 + 25)));
+  __m128i no_digit = _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(
+                                        (char)(0x80 - '0'))),
+                                    _mm_set1_epi8((char)(0x80 + 9)));
+  __m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+  return (unsigned)_mm_movemask_epi8(
+      _mm_andnot_si128(dash, _mm_and_si128(no_alpha, no_digit)));
+}
+#endif
+
+/* The first byte in [q, end) that is not a tchar, or end. */
+static const unsigned char *
+skip_tchars(const unsigned char *q, const unsigned char *end)
+{
+#ifdef __SSE2__
+  /* Letters, digits and '-' 16 at a time; the table does the rest. */
+  while (end - q >= 16) {
+    unsigned bad =
+        not_name_bytes(_mm_loadu_si128((const __m128i *)(const void *)q));
+    if (bad) {
+      q += __builtin_ctz(bad);
+      break;
+    }
+    q += 16;
+  }
+#endif
+  while (q < end && name_map[*q])
+    q++;
+  return q;
+}
+
+/* The first byte of a request target's end: one <= ' ' or DEL. The line's
+ * LF comes before end. */
+static const unsigned char *
+skip_target(const unsigned char *q, const unsigned char *end)
+{
+#ifdef __SSE2__
+  /* Signed: bytes >= 0x80 are negative, and are target bytes. */
+  while (end - q >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q);
+    __m128i ok = _mm_andnot_si128(
+        _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)),
+        _mm_or_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(' ')),
+                     _mm_cmplt_epi8(x, _mm_setzero_si128())));
+    unsigned m = (unsigned)_mm_movemask_epi8(ok);
+    if (m != 0xffff)
+      return q + __builtin_ctz(~m);
+    q += 16;
+  }
+#else
+  (void)end;
+#endif
+  while (*q > ' ' && *q != 0x7f)
+    q++;
+  return q;
+}
+
+/* Which captured header a name of n tchars is (like header_begin). */
+#define CAPTURED_LENGTHS ((1u << 3) | (1u << 4) | (1u << 10) | (1u << 14) | \
+                          (1u << 17))
+static int
+header_kind(const struct sw_h1 *p, const unsigned char *s, size_t n)
+{
+  switch (n) {
+  case 3:
+    if ((s[0] | 0x20) == 's' && (s[1] | 0x20) == 'w' && s[2] == '8')
+      return p->msg.sw8_present ? H_NONE : H_SW8;
+    break;
+  case 4:
+    if ((load32(s) | FOLD32) == load32("host"))
+      return (p->flags & F_HOST) ? H_NONE : H_HOST;
+    break;
+  case 10:
+    if (fold_eq8(s, "connecti") && (load32(s + 6) | FOLD32) == load32("tion"))
+      return H_CONN;
+    break;
+  case 14:
+    if (fold_eq8(s, "content-") && fold_eq8(s + 6, "t-length"))
+      return H_CL;
+    break;
+  case 17:
+    if (fold_eq8(s, "transfer") && fold_eq8(s + 8, "-encodin") &&
+        (s[16] | 0x20) == 'g')
+      return H_TE;
+    break;
+  default:
+    break;
+  }
+  return H_NONE;
+}
+
+/* A request line at S_METHOD, nothing of it read yet; the buffer goes on
+ * to end. */
+static int
+request_line(struct sw_h1 *p, const unsigned char *s, size_t n,
+             const unsigned char *end)
+{
+  struct sw_h1_msg *m = &p->msg;
+  const unsigned char *e = s + n, *q = s, *t;
+  size_t mlen, tlen, take;
+
+  if (n > SW_H1_MAX_LINE)
+    return 0;
+  while (is_method_char(*q))
+    q++;
+  mlen = (size_t)(q - s);
+  if (mlen == 0 || mlen > SW_METHOD_MAX - 1 || *q != ' ')
+    return 0;
+  while (*++q == ' ')
+    ;
+  t = q;
+  q = skip_target(q, end);
+  tlen = (size_t)(q - t);
+  if (tlen == 0 || *q != ' ')
+    return 0;
+  while (*++q == ' ')
+    ;
+  if (e - q < 8 || !is_version(q))
+    return 0;
+  if (q + 8 != e && (q + 9 != e || q[8] != '\r'))
+    return 0;
+
+  /* A whole method array when the buffer has the bytes: one move. */
+  if ((size_t)(end - s) >= sizeof(m->method))
+    memcpy(m->method, s, sizeof(m->method));
+  else
+    memcpy(m->method, s, mlen);
+  m->method[mlen] = '\0';
+  take = tlen < SW_H1_PATH_MAX - 1 ? tlen : SW_H1_PATH_MAX - 1;
+  memcpy(m->target, t, take);
+  m->target[take] = '\0';
+  m->target_truncated = tlen > take;
+  m->version_minor = q[7] - '0';
+  p->value_len = (uint32_t)take;
+  p->line_len = 0;
+  p->state = S_HDR_START;
+  return 1;
+}
+
+/* A status line at S_SVER, nothing of it read yet. */
+static int
+status_line(struct sw_h1 *p, const unsigned char *s, size_t n)
+{
+  const unsigned char *e = s + n, *q;
+  int status;
+
+  /* "HTTP/1.1 200" is the shortest. */
+  if (n < 12 || n > SW_H1_MAX_LINE || !is_version(s) || s[8] != ' ')
+    return 0;
+  q = s + 9;
+  while (*q == ' ')
+    q++;
+  if (q[0] < '0' || q[0] > '9' || q[1] < '0' || q[1] > '9' ||
+      q[2] < '0' || q[2] > '9')
+    return 0;
+  status = (q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0');
+  if (status < 100)
+    return 0;
+  /* Then CRLF, LF, or a space and a reason phrase of any bytes. */
+  if (q[3] == '\r' ? q + 4 != e : q[3] != '\n' && q[3] != ' ')
+    return 0;
+  p->msg.version_minor = s[7] - '0';
+  p->msg.status = status;
+  p->last_hdr = H_NONE;
+  p->line_len = 0;
+  p->state = S_HDR_START;
+  return 1;
+}
+
+/* A Connection or Transfer-Encoding value [v, e) that is one common
+ * token, as tok_byte() would read it; 0 for anything else. */
+static int
+single_token(struct sw_h1 *p, int h, const unsigned char *v,
+             const unsigned char *e)
+{
+  size_t n;
+
+  if (e > v && e[-1] == '\r')
+    e--;
+  n = (size_t)(e - v);
+  /* Only letters but for the '-', which must be itself: a CR there would
+   * fold onto it but ends the token for tok_byte(). */
+  if (h == H_CONN) {
+    if (n == 10 && fold_eq8(v, "keep-ali") && v[4] == '-' &&
+        (v[8] | 0x20) == 'v' && (v[9] | 0x20) == 'e') {
+      p->flags |= F_KA;
+      return 1;
+    }
+    if (n == 5 && (load32(v) | FOLD32) == load32("clos") &&
+        (v[4] | 0x20) == 'e') {
+      p->flags |= F_CLOSE;
+      return 1;
+    }
+  } else if (n == 7 && (load32(v) | FOLD32) == load32("chun") &&
+             (load32(v + 3) | FOLD32) == load32("nked")) {
+    p->flags |= F_TE | F_TE_CHUNKED;
+    return 1;
+  }
+  return 0;
+}
+
+/* A Content-Length value [v, e) of plain digits, as cl_byte() would read
+ * it; 0 for anything else (or too large: cl_byte() fails on it). */
+static int
+plain_length(struct sw_h1 *p, const unsigned char *v, const unsigned char *e)
+{
+  int64_t num = 0;
+
+  if (e > v && e[-1] == '\r')
+    e--;
+  /* Up to 18 digits cannot overflow; longer values go to cl_byte(). */
+  if (v == e || e - v > 18)
+    return 0;
+  for (; v < e; v++) {
+    unsigned d = (unsigned)*v - '0';
+    if (d > 9)
+      return 0;
+    num = num * 10 + (int64_t)d;
+  }
+  p->num = num;
+  return 1;
+}
+
+/* The value of a captured header h, from just after the colon to the LF
+ * at e. Returns 0, or -1 on an error (a bad Content-Length value, found
+ * exactly as the byte machine finds it). */
+static int
+header_value(struct sw_h1 *p, int h, const unsigned char *v,
+             const unsigned char *e)
+{
+  while (is_ows(*v))
+    v++;
+  p->hdr = (uint8_t)h;
+  p->value_len = 0;
+  p->vtrim = 0;
+  p->num = 0;
+  p->tok_len = 0;
+  p->flags &= (uint16_t)~F_TOK_PARAM;
+  p->sub = CL_PRE;
+  switch (h) {
+  case H_HOST:
+  case H_SW8:
+    value_append(p, v, (size_t)(e - v));
+    break;
+  case H_CL:
+    if (plain_length(p, v, e)) {
+      if (cl_commit(p) < 0)
+        return -1;
+      break;
+    }
+    /* The LF too: it ends the value, and the header, as in the byte
+     * machine. */
+    for (; v <= e; v++)
+      if (cl_byte(p, *v) < 0)
+        return -1;
+    return 0;
+  default:
+    if (single_token(p, h, v, e))
+      break;
+    for (; v <= e; v++)
+      tok_byte(p, *v);
+    return 0;
+  }
+  header_end(p);
+  return 0;
+}
+
+/* Header lines at S_HDR_START, from s[i] on, for as long as they are
+ * whole in the buffer s[0..len). Returns where it stopped: at the end of
+ * the buffer, at a CR or LF (maybe the blank line), or at the start of a
+ * line left to the byte machine; or (size_t)-1 on an error. */
+static size_t
+header_lines(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len)
+{
+  const unsigned char *end = s + len;
+
+  while (i < len) {
+    const unsigned char *l = s + i, *q = NULL, *lf = NULL;
+    size_t n;
+
+    if (p->nheaders >= SW_H1_MAX_HEADERS)
+      break;
+#ifdef __SSE2__
+    /* The usual line: a name of letters, digits and '-' and its colon in
+     * its first 16 bytes, which also show where the LF is if it is among
+     * them. */
+    if (len - i >= 16) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)l);
+      unsigned bad = not_name_bytes(x);
+      n = bad ? (size_t)__builtin_ctz(bad) : 16;
+      if (n > 0 && n < 16 && l[n] == ':') {
+        /* An LF is not a name byte: any is after the colon. */
+        unsigned lfs = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
+        q = l + n;
+        lf = lfs ? l + __builtin_ctz(lfs) : find_lf(s, l + 16, end);
+      }
+    }
+#endif
+    if (!q) {
+      if (!name_map[*l])
+        break;
+      q = skip_tchars(l + 1, end);
+      if (q == end || *q != ':')
+        break;
+      lf = find_lf(s, q + 1, end);
+    }
+    if (!lf || lf - l > SW_H1_MAX_LINE)
+      break;
+    p->nheaders++;
+    n = (size_t)(q - l);
+    if (n <= 17 && (CAPTURED_LENGTHS >> n & 1)) {
+      int h = header_kind(p, l, n);
+      if (h != H_NONE) {
+        if (header_value(p, h, q + 1, lf) < 0)
+          return (size_t)-1;
+        i = (size_t)(lf - s) + 1;
+        continue;
+      }
+    }
+    p->last_hdr = H_NONE;
+    i = (size_t)(lf - s) + 1;
+  }
+  return i;
+}
+
+/* A chunk size line at S_CHUNK_SIZE, nothing of it read yet: hex digits
+ * and CRLF or LF (extensions and whitespace go to the byte machine). */
+static int
+chunk_line(struct sw_h1 *p, const unsigned char *s, size_t n)
+{
+  const unsigned char *e = s + n, *q = s;
+  uint64_t size = 0;
+  int v;
+
+  if (n > SW_H1_MAX_LINE)
+    return 0;
+  while ((v = hex_value(*q)) >= 0) {
+    if (size >> 59)
+      return 0;
+    size = (size << 4) | (uint64_t)v;
+    q++;
+  }
+  if (q == s || (q != e && (q + 1 != e || *q != '\r')))
+    return 0;
+  p->chunk_size = size;
+  p->sub = 1;
+  chunk_line_end(p);
+  return 1;
+}
+
 void
 sw_h1_init(struct sw_h1 *p, enum sw_h1_kind kind)
 {
-  memset(p, 0, sizeof(*p));
+  /* Not the message buffers (2.7 KB, mostly sw8): msg_clear() makes
+   * them "", and nothing reads past a string's terminator. */
+  memset(p, 0, offsetof(struct sw_h1, msg));
   p->kind = (uint8_t)kind;
   p->state = S_IDLE;
   msg_clear(&p->msg);
@@ -541,13 +1002,6 @@ sw_h1_feed(struct sw_h1 *p, const char *buf, size_t len, size_t *consumed)
       i = len;
       continue;
 
-    case S_IDLE:
-      /* Tolerate stray CRLFs between messages (RFC 9112 section 2.2). */
-      while (i < len && (s[i] == '\r' || s[i] == '\n'))
-        i++;
-      if (i < len)
-        head_begin(p);
-      continue;
 
     case S_TARGET_SP:
     case S_RVER_SP:
@@ -617,6 +1071,69 @@ sw_h1_feed(struct sw_h1 *p, const char *buf, size_t len, size_t *consumed)
       p->state = S_RVER_SP;
       continue;
     }
+
+    case S_HDR_START:
+    headers:
+      /* Header lines that are whole in the buffer, then the blank line;
+       * the byte machine takes any other line. */
+      i = header_lines(p, s, i, len);
+      if (i == (size_t)-1)
+        goto err;
+      if (i == len)
+        continue;
+      if (s[i] != '\n' && (s[i] != '\r' || len - i < 2 || s[i + 1] != '\n'))
+        break;
+      i += s[i] == '\n' ? 1 : 2;
+      ev = head_end(p);
+      if (ev < 0)
+        goto err;
+      if (ev != 0)
+        goto out;
+      continue;
+
+    case S_IDLE:
+      /* Tolerate stray CRLFs between messages (RFC 9112 section 2.2). */
+      while (i < len && (s[i] == '\r' || s[i] == '\n'))
+        i++;
+      if (i == len)
+        continue;
+      head_begin(p);
+      /* fall through */
+    case S_METHOD:
+    case S_SVER:
+    case S_CHUNK_SIZE: {
+      /* At the start of a line that is whole in the buffer, read it at
+       * once; otherwise (or when the line is not a plain one, see the
+       * whole-line functions) go byte by byte. */
+      const unsigned char *lf;
+      int rc;
+      if (p->line_len != 0)
+        break;
+      lf = find_lf(s, s + i, s + len);
+      if (!lf)
+        break;
+      if (p->state == S_METHOD)
+        rc = request_line(p, s + i, (size_t)(lf - (s + i)), s + len);
+      else if (p->state == S_SVER)
+        rc = status_line(p, s + i, (size_t)(lf - (s + i)));
+      else
+        rc = chunk_line(p, s + i, (size_t)(lf - (s + i)));
+      if (rc == 0)
+        break;
+      i = (size_t)(lf - s) + 1;
+      if (i < len && p->state == S_HDR_START)
+        goto headers;
+      continue;
+    }
+
+    case S_CHUNK_END:
+      /* The CRLF (or LF) after chunk data, when it is all here. */
+      if (s[i] == '\n' || (s[i] == '\r' && len - i > 1 && s[i + 1] == '\n')) {
+        i += s[i] == '\n' ? 1 : 2;
+        chunk_begin(p);
+        continue;
+      }
+      break;
 
     case S_HDR_NAME: {
       size_t j = i;

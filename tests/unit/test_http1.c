@@ -4,7 +4,11 @@
  * fields at each head, whether it ends in an error, and how many bytes
  * follow the last event. Every case is fed whole, split into two pieces
  * at every offset, one byte at a time, and in pseudo-random pieces; all
- * runs must give identical events at identical offsets (curl unit2603). */
+ * runs must give identical events at identical offsets, with identical
+ * fields (curl unit2603). Fed whole, the parser reads every line that is
+ * all in the buffer at once; fed byte by byte, it never can, and goes
+ * through its byte machine: every run is a differential test of one
+ * against the other. */
 #include "sw_common.h"
 
 #include <stdio.h>
@@ -68,6 +72,7 @@ struct result {
   struct ev ev[MAX_EV];
   int error;
   int in_message;
+  struct sw_h1_msg end; /* the fields after the last byte */
 };
 
 static void
@@ -161,6 +166,8 @@ run(const struct h1_case *tc, size_t cut, size_t step, uint32_t seed,
   size_t bounds[2][2] = {{0, cut}, {cut, tc->len}};
 
   memset(r, 0, sizeof(*r));
+  /* sw_h1_init() must not depend on what the memory held before. */
+  memset(&p, 0xa5, sizeof(p));
   sw_h1_init(&p, tc->kind);
   cr_assert_eq(sw_h1_in_message(&p), 0);
   if (tc->no_body)
@@ -197,6 +204,7 @@ run(const struct h1_case *tc, size_t cut, size_t step, uint32_t seed,
       record(&p, r, rc, tc->len, what);
   }
   r->in_message = sw_h1_in_message(&p);
+  r->end = p.msg;
 }
 
 static void
@@ -211,6 +219,11 @@ result_expect_same(const struct result *a, const struct result *b,
   }
   cr_assert_eq(a->error, b->error, "%s: error", what);
   cr_assert_eq(a->in_message, b->in_message, "%s: in_message", what);
+  /* Between events too (a head or value cut off by the end of the
+   * input), but not after an error: how far a failing line got into
+   * the fields may depend on where the pieces were cut. */
+  if (!a->error)
+    msg_expect_same(&a->end, &b->end, what);
 }
 
 static void
@@ -801,6 +814,278 @@ static struct h1_case cases[] = {
     .msgs = {{.method = "GET", .target = "/", .minor = 1, .ka = 1}},
     .error = 1,
   },
+
+  /* Whole lines: the start, header and chunk size lines that sit in one
+   * buffer are read at once; these must give what the byte machine
+   * (the bytewise run of every case) gives, including every error. */
+  {
+    .name = "request_line_spacing_and_bytes", .kind = SW_H1_REQUEST,
+    IN("GET  /a   HTTP/1.0\n\n"
+       "M-_ /b HTTP/1.1\r\n\r\n"
+       "GET /\x80\xff\x21 HTTP/1.1\r\n\r\n"),
+    .ev = {HD, HD, HD},
+    .msgs = {{.method = "GET", .target = "/a", .minor = 0, .ka = 0},
+             {.method = "M-_", .target = "/b", .minor = 1, .ka = 1},
+             {.method = "GET", .target = "/\x80\xff!", .minor = 1,
+              .ka = 1}},
+  },
+  {
+    .name = "request_line_trailing_space", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1 \r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_line_cr_cr", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_line_cr_only", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\rX\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_line_tab", .kind = SW_H1_REQUEST,
+    IN("GET\t/ HTTP/1.1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_target_del", .kind = SW_H1_REQUEST,
+    IN("GET /\x7f HTTP/1.1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_without_target", .kind = SW_H1_REQUEST,
+    IN("GET  HTTP/1.1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_version_cut", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "request_version_tab_before", .kind = SW_H1_REQUEST,
+    IN("GET /\tHTTP/1.1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "status_line_variants", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1   204\r\n\r\n"
+       "HTTP/1.0 304\n\n"
+       "HTTP/1.1 200 \x01\x00\xff \r\nContent-Length: 0\r\n\r\n"
+       "HTTP/1.1 599 \r\r\nContent-Length: 0\r\n\r\n"),
+    .ev = {HD, HD, HD, HD},
+    .msgs = {{.status = 204, .minor = 1, .ka = 1},
+             {.status = 304, .minor = 0, .ka = 0},
+             {.status = 200, .minor = 1, CL(0), .ka = 1},
+             {.status = 599, .minor = 1, CL(0), .ka = 1}},
+  },
+  {
+    .name = "status_cr_then_garbage", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200\rX\n\r\n"), .error = 1,
+  },
+  {
+    .name = "status_cr_cr", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200\r\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "status_tab", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1\t200 OK\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "status_letter_after", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200x\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "status_version_2", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.2 200 OK\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "status_line_short", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 2\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "captured_name_lookalikes", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\n"
+       "Hos: a\r\n"
+       "Hostt: b\r\n"
+       "hosT: real\r\n"
+       "HOST: second\r\n"
+       "sw9: x\r\n"
+       "sW8:  v1 \t\r\n"
+       "Sw8: v2\r\n"
+       "Content-Lengt: 5\r\n"
+       "Content_Length: 6\r\n"
+       "Content-Lengthh: 7\r\n"
+       "Content-Lfngth: 8\r\n"
+       "Connectio: close\r\n"
+       "Connections: close\r\n"
+       "Connectiom: close\r\n"
+       "Transfer-Encodinh: chunked\r\n"
+       "Transfer-Encodings: chunked\r\n"
+       "Transfer_Encoding: chunked\r\n"
+       "X: y\r\n"
+       "\r\n"),
+    .ev = {HD},
+    .msgs = {{.method = "GET", .target = "/", .minor = 1, .host = "real",
+              .sw8 = "v1", .sw8_present = 1, .ka = 1}},
+  },
+  {
+    .name = "control_byte_folding_onto_8", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nsw\x18: x\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "control_byte_folding_onto_dash", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nContent\rLength: 1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "captured_values_odd_bytes", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.0\r\n"
+       "Host:\t h\0st \r \r\n"
+       "sw8:\r\n"
+       "Connection: ,, Keep-Alive ;q , \r\n"
+       "\r\n"),
+    .ev = {HD},
+    .msgs = {{.method = "GET", .target = "/", .minor = 0, .host = "h",
+              .sw8_present = 1, .ka = 1}},
+  },
+  {
+    .name = "cr_inside_values", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nHost: a\rb\r\nsw8: c\r\r\nX: \r\r\r\n\r\n"),
+    .ev = {HD},
+    .msgs = {{.method = "GET", .target = "/", .minor = 1, .host = "a\rb",
+              .sw8 = "c", .sw8_present = 1, .ka = 1}},
+  },
+  {
+    .name = "blank_line_cr_cr", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nHost: a\r\n\r\r\n"), .error = 1,
+  },
+  {
+    .name = "blank_line_cr_then_name", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\n\rHost: x\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "content_length_odd_forms", .kind = SW_H1_REQUEST,
+    IN("POST / HTTP/1.1\r\nContent-Length:\t 3 \t\r\n"
+       "Content-Length: 3,3\r\ncontent-length:0003\n\r\nabc"),
+    .ev = {H, D},
+    .msgs = {{.method = "POST", .target = "/", .minor = 1, CL(3),
+              .ka = 1}},
+  },
+  {
+    .name = "content_length_cr_inside", .kind = SW_H1_REQUEST,
+    IN("POST / HTTP/1.1\r\nContent-Length: 1\r2\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "content_length_trailing_comma", .kind = SW_H1_REQUEST,
+    IN("POST / HTTP/1.1\r\nContent-Length: 1,\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "te_and_connection_tokens", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\n"
+       "Transfer-Encoding: GZIP , Chunked\r\n"
+       "Connection: Upgrade, CLOSE\r\n"
+       "\r\n"
+       "3\r\nabc\r\n0\r\n\r\n"),
+    .ev = {H, D},
+    .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 0}},
+  },
+  {
+    .name = "overlong_and_empty_tokens", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\n"
+       "Connection: closeclosecloseclose1\r\n"
+       "Connection:\r\n"
+       "Transfer-Encoding:\r\n"
+       "Content-Length: 0\r\n"
+       "\r\n"),
+    .ev = {HD},
+    .msgs = {{.status = 200, .minor = 1, CL(0), .ka = 1}},
+  },
+  {
+    .name = "obs_fold_variants", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nX-A: 1\r\n\t\r\n \r\n"
+       "Host: a\r\nHost: b\r\n c\r\nsw8: s\r\nsw8: t\r\n\td\r\n\r\n"),
+    .ev = {HD},
+    .msgs = {{.method = "GET", .target = "/", .minor = 1, .host = "a",
+              .sw8 = "s", .sw8_present = 1, .ka = 1}},
+  },
+  {
+    .name = "fold_after_host", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nHost: h\r\n x\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "fold_after_sw8", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nsw8: h\r\n\tx\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "fold_after_connection", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\nConnection: close\r\n x\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "fold_after_status_line", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\n x: y\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "nul_in_values", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nX: a\0b\r\nsw8: a\0b\r\nHost: h\r\n\r\n"),
+    .ev = {HD},
+    .msgs = {{.method = "GET", .target = "/", .minor = 1, .host = "h",
+              .sw8 = "a", .sw8_present = 1, .ka = 1}},
+  },
+  {
+    .name = "nul_in_name", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\nX\0Y: 1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "nul_starts_header_line", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\n\0: 1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "empty_header_name", .kind = SW_H1_REQUEST,
+    IN("GET / HTTP/1.1\r\n: x\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "header_name_utf8", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\nX-\xc3\xa9: 1\r\n\r\n"), .error = 1,
+  },
+  {
+    .name = "header_name_all_tchars", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\n!#$%&'*+-.^_`|~09azAZ: 1\r\nContent-Length: 2"
+       "\r\n\r\nok"),
+    .ev = {H, D},
+    .msgs = {{.status = 200, .minor = 1, CL(2), .ka = 1}},
+  },
+  {
+    .name = "chunk_lines", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "0003\r\nabc\r\n"
+       "A\nabcdefghij\n"
+       "00000000000000000000001\r\nz\r\n"
+       "1 \r\nz\r\n"
+       "1\t;x\r\nz\r\n"
+       "00\r\n\r\n"
+       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "fffffffffffffff\r\nabc"),
+    .ev = {H, D, H},
+    .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 1},
+             {.status = 200, .minor = 1, .chunked = 1, .ka = 1}},
+    .leftover = 20, .in_message = 1,
+  },
+  {
+    .name = "chunk_size_cr_cr", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\r\nabc"),
+    .ev = {H},
+    .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 1}},
+    .error = 1,
+  },
+  {
+    .name = "chunk_end_cr_cr", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "3\r\nabc\r\r\n0\r\n\r\n"),
+    .ev = {H},
+    .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 1}},
+    .error = 1,
+  },
+  {
+    .name = "chunk_size_nul", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\0\r\nabc"),
+    .ev = {H},
+    .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 1}},
+    .error = 1,
+  },
 };
 
 /* Criterion hands each parameter to a fresh worker process, where the
@@ -1084,6 +1369,220 @@ Test(http1, too_many_trailers, .timeout = 120)
                                 .ka = 1};
   case_check(&tc);
   free(b.buf);
+}
+
+/* prefix, fill bytes, suffix: a line of n bytes before its LF. */
+static void
+put_line(struct built *b, const char *prefix, char fill, const char *suffix,
+         size_t n)
+{
+  size_t fixed = strlen(prefix) + strlen(suffix);
+
+  cr_assert_geq(n, fixed);
+  puts_(b, prefix);
+  put_rep(b, fill, n - fixed);
+  puts_(b, suffix);
+  puts_(b, "\n");
+}
+
+enum limit_line {
+  LL_REQUEST,  /* the request line, a long target */
+  LL_STATUS,   /* the status line, a long reason */
+  LL_HOST,     /* a long Host value */
+  LL_SW8,      /* a long sw8 value */
+  LL_CL,       /* Content-Length: 000...05 */
+  LL_CONN,     /* Connection: close and a lot of whitespace */
+  LL_CHUNK,    /* chunk size 000...01 */
+  LL_NUM
+};
+
+/* A line of each kind the whole-line reader takes, n bytes before its LF:
+ * taken up to SW_H1_MAX_LINE, an error beyond, in every run. */
+static void
+limit_line_case(enum limit_line which, size_t n)
+{
+  static const char *const names[LL_NUM] = {
+    "limit_request", "limit_status", "limit_host", "limit_sw8",
+    "limit_content_length", "limit_connection", "limit_chunk_size"};
+  int error = n > SW_H1_MAX_LINE;
+  struct built b = {0};
+  struct h1_case tc = {.name = names[which], .error = error};
+  struct exp_msg m = {.minor = 1, .ka = 1};
+  char *want = calloc(1, SW_H1_PATH_MAX);
+
+  cr_assert_not_null(want);
+  tc.kind = which == LL_STATUS || which == LL_CHUNK ? SW_H1_RESPONSE
+                                                    : SW_H1_REQUEST;
+  if (tc.kind == SW_H1_REQUEST) {
+    m.method = "GET";
+    m.target = "/";
+  } else {
+    m.status = 200;
+  }
+  switch (which) {
+  case LL_REQUEST:
+    put_line(&b, "GET /", 'a', " HTTP/1.1\r", n);
+    puts_(&b, "\r\n");
+    want[0] = '/';
+    memset(want + 1, 'a', SW_H1_PATH_MAX - 2);
+    m.target = want;
+    m.trunc = 1;
+    break;
+  case LL_STATUS:
+    put_line(&b, "HTTP/1.1 200 ", 'r', "\r", n);
+    puts_(&b, "Content-Length: 0\r\n\r\n");
+    m.has_cl = 1;
+    break;
+  case LL_HOST:
+    puts_(&b, "GET / HTTP/1.1\r\n");
+    put_line(&b, "Host: ", 'h', "\r", n);
+    puts_(&b, "\r\n");
+    memset(want, 'h', SW_H1_HOST_MAX - 1);
+    m.host = want;
+    break;
+  case LL_SW8:
+    puts_(&b, "GET / HTTP/1.1\r\n");
+    put_line(&b, "sw8: ", 'z', "\r", n);
+    puts_(&b, "\r\n");
+    m.sw8_present = 1;
+    m.sw8_too_long = 1;
+    break;
+  case LL_CL:
+    puts_(&b, "POST / HTTP/1.1\r\n");
+    put_line(&b, "Content-Length: ", '0', "5\r", n);
+    puts_(&b, "\r\nhello");
+    m.method = "POST";
+    m.has_cl = 1;
+    m.cl = 5;
+    break;
+  case LL_CONN:
+    puts_(&b, "GET / HTTP/1.1\r\n");
+    put_line(&b, "Connection: close", ' ', "\r", n);
+    puts_(&b, "\r\n");
+    m.ka = 0;
+    break;
+  default:
+    puts_(&b, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    put_line(&b, "", '0', "1\r", n);
+    puts_(&b, "z\r\n0\r\n\r\n");
+    m.chunked = 1;
+    break;
+  }
+  tc.in = b.buf;
+  tc.len = b.len;
+  tc.msgs[0] = m;
+  if (which == LL_CHUNK) {
+    tc.ev[0] = H;
+    tc.ev[1] = error ? 0 : D;
+  } else if (which == LL_CL) {
+    tc.ev[0] = error ? 0 : H;
+    tc.ev[1] = error ? 0 : D;
+  } else {
+    tc.ev[0] = error ? 0 : HD;
+  }
+  case_check(&tc);
+  free(want);
+  free(b.buf);
+}
+
+Test(http1, whole_lines_at_limit, .timeout = 240)
+{
+  for (int w = 0; w < LL_NUM; w++)
+    limit_line_case((enum limit_line)w, SW_H1_MAX_LINE);
+}
+
+Test(http1, whole_lines_over_limit, .timeout = 240)
+{
+  for (int w = 0; w < LL_NUM; w++)
+    limit_line_case((enum limit_line)w, SW_H1_MAX_LINE + 1);
+}
+
+/* The header count limit with captured headers (the first of each kind
+ * wins, the others are skipped) and folded lines, which count as well. */
+static void
+captured_headers_case(int n, int error)
+{
+  static const char *const lines[] = {
+    "Host: h%d\r\n", "sw8: s%d\r\n", "Content-Length: 0%d\r\n",
+    "Connection: keep-alive, x%d\r\n", "X-%d: v\r\n", " fold %d\r\n"};
+  struct built b = {0};
+  char line[48];
+  struct h1_case tc = {.name = error ? "too_many_captured" : "max_captured",
+                       .kind = SW_H1_REQUEST, .error = error};
+
+  puts_(&b, "GET / HTTP/1.1\r\n");
+  for (int i = 0; i < n; i++) {
+    /* Content-Length 00, 01, ... would conflict: keep it at 0. */
+    snprintf(line, sizeof(line), lines[i % SW_ARRAY_LEN(lines)],
+             i % SW_ARRAY_LEN(lines) == 2 ? 0 : i);
+    puts_(&b, line);
+  }
+  puts_(&b, "\r\n");
+  tc.in = b.buf;
+  tc.len = b.len;
+  if (!error) {
+    tc.ev[0] = HD;
+    tc.msgs[0] = (struct exp_msg){.method = "GET", .target = "/",
+                                  .minor = 1, .host = "h0", .sw8 = "s1",
+                                  .sw8_present = 1, CL(0), .ka = 1};
+  }
+  case_check(&tc);
+  free(b.buf);
+}
+
+Test(http1, captured_headers_count, .timeout = 120)
+{
+  /* Folded lines are not headers: 6 lines hold 5 headers. */
+  int lines = SW_H1_MAX_HEADERS / 5 * 6 + SW_H1_MAX_HEADERS % 5;
+
+  captured_headers_case(lines, 0);
+  captured_headers_case(lines + 1, 1);
+}
+
+/* Differential: every table input with one byte replaced by, or one byte
+ * inserted of, each of a few bytes that end, split or break lines, fed
+ * whole, byte by byte, and cut just before and after the change. Only
+ * agreement is checked; the table above checks the answers. */
+Test(http1, mutations_whole_vs_bytewise, .timeout = 240)
+{
+  static const char subst[] = "\r\n\0 \t:;,aA0f8-\x7f\x80\xff";
+  struct result *whole = calloc(1, sizeof(*whole));
+  struct result *r = calloc(1, sizeof(*r));
+  char what[128];
+
+  cr_assert_not_null(whole);
+  cr_assert_not_null(r);
+  for (size_t i = 0; i < SW_ARRAY_LEN(cases); i++) {
+    const struct h1_case *orig = &cases[i];
+    char *buf = malloc(orig->len + 1);
+    cr_assert_not_null(buf);
+    for (size_t k = 0; k <= orig->len; k++) {
+      for (size_t c = 0; c < sizeof(subst) - 1; c++) {
+        for (int ins = 0; ins < 2; ins++) {
+          struct h1_case tc = *orig;
+          if (!ins && k == orig->len)
+            continue;
+          memcpy(buf, orig->in, k);
+          buf[k] = subst[c];
+          memcpy(buf + k + 1, orig->in + k + !ins, orig->len - k - !ins);
+          tc.in = buf;
+          tc.len = orig->len + (size_t)ins;
+          snprintf(what, sizeof(what), "%s %s 0x%02x at %zu", orig->name,
+                   ins ? "insert" : "replace", (unsigned char)subst[c], k);
+          run(&tc, tc.len, SIZE_MAX, 0, whole, what);
+          run(&tc, 0, 1, 0, r, what);
+          result_expect_same(whole, r, what);
+          run(&tc, k, SIZE_MAX, 0, r, what);
+          result_expect_same(whole, r, what);
+          run(&tc, k + 1, SIZE_MAX, 0, r, what);
+          result_expect_same(whole, r, what);
+        }
+      }
+    }
+    free(buf);
+  }
+  free(whole);
+  free(r);
 }
 
 Test(http1, large_bodies)
