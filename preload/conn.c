@@ -59,6 +59,7 @@ _Atomic uint32_t *sw_conn_map;
 uint32_t sw_conn_map_len;
 
 static const struct sw_config *cfg;
+static struct sw_filter filt; /* cfg's ignore lists, prepared */
 static struct sw_conn *slots;
 static uint32_t nslots;
 /* Free slots (idstack.h); slot_link is the stack's link array. */
@@ -106,6 +107,7 @@ int
 sw_conn_init(const struct sw_config *c, uint32_t max_fds, uint32_t n)
 {
   cfg = c;
+  sw_filter_prepare(&filt, c);
   map_len_bytes = (size_t)max_fds * sizeof(*sw_conn_map);
   slots_bytes = (size_t)n * sizeof(*slots);
   sw_conn_map = map_zeroed(map_len_bytes);
@@ -136,29 +138,92 @@ sw_conn_atfork_child(void)
   atomic_store_explicit(&first_conn_seen, 0, memory_order_relaxed);
 }
 
+/* Decimal digits of v (v < 100000) at out; returns their number. */
+static size_t
+put_port(char *out, unsigned v)
+{
+  char d[5];
+  size_t n = 0, i;
+  do {
+    d[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  for (i = 0; i < n; i++)
+    out[i] = d[n - 1 - i];
+  return n;
+}
+
+/* "a.b.c.d" of a network-order IPv4 address; returns its length. */
+static size_t
+put_ipv4(char *out, const unsigned char *b)
+{
+  size_t o = 0;
+  for (int i = 0; i < 4; i++) {
+    unsigned v = b[i];
+    if (v >= 100) {
+      out[o++] = (char)('0' + v / 100);
+      v %= 100;
+      out[o++] = (char)('0' + v / 10);
+    } else if (v >= 10) {
+      out[o++] = (char)('0' + v / 10);
+    }
+    out[o++] = (char)('0' + v % 10);
+    out[o++] = '.';
+  }
+  return o - 1;
+}
+
+/* out = ip + ":" + port, "[ip]:port" when bracket; 0 when it fits cap,
+ * else -1 with out empty. */
+static int
+put_hostport(char *out, size_t cap, const char *ip, size_t iplen, int bracket,
+             unsigned port)
+{
+  char digits[5];
+  size_t nd = put_port(digits, port);
+  size_t need = iplen + (bracket ? 2 : 0) + 1 + nd + 1;
+  if (need > cap)
+    return -1;
+  size_t o = 0;
+  if (bracket)
+    out[o++] = '[';
+  memcpy(out + o, ip, iplen);
+  o += iplen;
+  if (bracket)
+    out[o++] = ']';
+  out[o++] = ':';
+  memcpy(out + o, digits, nd);
+  out[o + nd] = '\0';
+  return 0;
+}
+
 int
 sw_format_addr(char *out, size_t cap, const struct sockaddr *sa,
                socklen_t len)
 {
   char ip[INET6_ADDRSTRLEN];
-  int port;
-  out[0] = '\0';
+  if (cap > 0)
+    out[0] = '\0';
   if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    if (!inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)))
-      return -1;
-    port = ntohs(in->sin_port);
-    return snprintf(out, cap, "%s:%d", ip, port) < (int)cap ? 0 : -1;
+    size_t n = put_ipv4(ip, (const unsigned char *)&in->sin_addr);
+    return put_hostport(out, cap, ip, n, 0, ntohs(in->sin_port));
   }
   if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    const unsigned char *b = in6->sin6_addr.s6_addr;
+    unsigned port = ntohs(in6->sin6_port);
+    /* An IPv4-mapped peer reads better as plain IPv4 (what inet_ntop
+     * writes as "::ffff:a.b.c.d"). */
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0,
+                                             0, 0, 0, 0, 0xff, 0xff};
+    if (!memcmp(b, mapped, sizeof(mapped))) {
+      size_t n = put_ipv4(ip, b + 12);
+      return put_hostport(out, cap, ip, n, 0, port);
+    }
     if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)))
       return -1;
-    port = ntohs(in6->sin6_port);
-    /* An IPv4-mapped peer reads better as plain IPv4. */
-    if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
-      return snprintf(out, cap, "%s:%d", ip + 7, port) < (int)cap ? 0 : -1;
-    return snprintf(out, cap, "[%s]:%d", ip, port) < (int)cap ? 0 : -1;
+    return put_hostport(out, cap, ip, strlen(ip), 1, port);
   }
   return -1;
 }
@@ -349,6 +414,15 @@ path_len(const char *t)
   return n;
 }
 
+/* What the spans and the filter take from a request head, worked out
+ * once per request. */
+struct head {
+  const char *target; /* origin form */
+  size_t tlen;        /* strlen(target) */
+  size_t plen;        /* path_len(target) */
+  char auth[SW_PEER_MAX];
+};
+
 /* A bounded strlen for fields another thread might be rewriting. */
 static void
 copy_field(char *dst, size_t cap, const char *src, size_t srccap)
@@ -356,22 +430,25 @@ copy_field(char *dst, size_t cap, const char *src, size_t srccap)
   sw_strlcpyn(dst, cap, src, strnlen(src, srccap));
 }
 
+/* The http.url tag: "http://" host, then the target with its query string
+ * kept up to the params threshold (negative: unlimited); the field size
+ * bounds it anyway. */
 static void
-fill_url(struct sw_span_rec *s, const char *host, const char *target)
+fill_url(struct sw_span_rec *s, const char *host, size_t hlen,
+         const struct head *h)
 {
   size_t n = 0;
-  if (host[0])
-    n = (size_t)snprintf(s->url, sizeof(s->url), "http://%s", host);
-  if (n >= sizeof(s->url))
-    return;
-  /* The query string is kept up to the params threshold (negative:
-   * unlimited); the field size bounds it anyway. */
-  size_t tl = strlen(target);
-  size_t pl = path_len(target);
+  if (hlen) {
+    /* host is shorter than SW_PEER_MAX: it always fits. */
+    memcpy(s->url, "http://", 7);
+    memcpy(s->url + 7, host, hlen);
+    n = 7 + hlen;
+  }
+  size_t tl = h->tlen;
   if (cfg->params_length_threshold >= 0 &&
-      tl - pl > (size_t)cfg->params_length_threshold + 1)
-    tl = pl + (size_t)cfg->params_length_threshold + 1;
-  sw_strlcpyn(s->url + n, sizeof(s->url) - n, target, tl);
+      tl - h->plen > (size_t)cfg->params_length_threshold + 1)
+    tl = h->plen + (size_t)cfg->params_length_threshold + 1;
+  sw_strlcpyn(s->url + n, sizeof(s->url) - n, h->target, tl);
 }
 
 /* An absolute-form target ("http://[user@]host/path?q", sent to proxies)
@@ -396,6 +473,26 @@ origin_form(const char *t, char *auth, size_t cap)
   return p[alen] ? p + alen : "/";
 }
 
+static void
+head_parse(struct head *h, const struct sw_h1_msg *m)
+{
+  h->target = origin_form(m->target, h->auth, sizeof(h->auth));
+  h->tlen = strlen(h->target);
+  h->plen = path_len(h->target);
+}
+
+/* The operation name goes straight into the span (the filter reads it
+ * there); an ignored request's span is never sent. Returns 1 when the
+ * request is ignored. */
+static int
+head_ignored(struct sw_conn *c, const struct sw_h1_msg *m,
+             const struct head *h)
+{
+  size_t oplen = sw_strlcpyn(c->span.op, sizeof(c->span.op), h->target,
+                             h->plen);
+  return sw_filter_match(&filt, m->method, c->span.op, oplen);
+}
+
 /* Removes "user[:password]@" from a host[:port] value. */
 static void
 strip_userinfo(char *h)
@@ -405,38 +502,36 @@ strip_userinfo(char *h)
     memmove(h, at + 1, strlen(at + 1) + 1);
 }
 
-/* 1 for "host", "host:port", "[v6]" or "[v6]:port". Anything else (a
- * value cut inside long userinfo, whose '@' was lost, looks like
+/* 1 for "host", "host:port", "[v6]" or "[v6]:port" (a port is 1 to 5
+ * digits), with none of '@', blank, tab, '/', '?', '#' anywhere. Anything
+ * else (a value cut inside long userinfo, whose '@' was lost, looks like
  * "user:passw") is never recorded. */
 static int
 valid_hostport(const char *h)
 {
-  if (!h[0] || strpbrk(h, "@ \t/?#"))
-    return 0;
-  const char *port;
+  const char *p;
   if (h[0] == '[') {
-    const char *e = strchr(h, ']');
-    if (!e)
+    p = h + 1 + strcspn(h + 1, "]@ \t/?#");
+    if (*p != ']')
       return 0;
-    if (!e[1])
+    p++;
+    if (*p == '\0')
       return 1;
-    if (e[1] != ':')
-      return 0;
-    port = e + 2;
   } else {
-    const char *colon = strchr(h, ':');
-    if (!colon)
+    if (h[0] == '\0')
+      return 0;
+    p = h + strcspn(h, ":@ \t/?#");
+    if (*p == '\0')
       return 1;
-    if (strchr(colon + 1, ':'))
-      return 0;
-    port = colon + 1;
   }
-  if (!*port || strlen(port) > 5)
+  if (*p != ':')
     return 0;
-  for (; *port; port++)
-    if (*port < '0' || *port > '9')
-      return 0;
-  return 1;
+  /* Only digits may follow: a second ':' or a bad character is refused
+   * with them. */
+  const char *port = ++p;
+  while (*p >= '0' && *p <= '9')
+    p++;
+  return *p == '\0' && p > port && p - port <= 5;
 }
 
 /* Safe mode: deletes "user:pass@" after every "://" in s, like the Python
@@ -473,16 +568,14 @@ sw_span_scrub(struct sw_span_rec *s)
   scrub_text(s->errlog);
 }
 
-/* Fields every span of a request has, from the request head. Userinfo
- * never reaches a span: not from an absolute-form target, not from a
- * Host header. */
+/* Fields every span of a request has, from the request head (s->op is
+ * already set). Userinfo never reaches a span: not from an absolute-form
+ * target (origin_form() drops it from auth), not from a Host header. */
 static void
-span_common(struct sw_conn *c, const struct sw_h1_msg *m, int kind,
-            int component, const char *peer)
+span_common(struct sw_conn *c, const struct sw_h1_msg *m,
+            const struct head *h, int kind, int component)
 {
   struct sw_span_rec *s = &c->span;
-  char auth[SW_PEER_MAX];
-  const char *target = origin_form(m->target, auth, sizeof(auth));
   s->kind = (uint8_t)kind;
   s->layer = SW_LAYER_HTTP;
   s->component = component;
@@ -494,19 +587,25 @@ span_common(struct sw_conn *c, const struct sw_h1_msg *m, int kind,
   s->end_ms = 0;
   s->errlog[0] = '\0';
   sw_strlcpy(s->method, m->method, sizeof(s->method));
-  sw_strlcpyn(s->op, sizeof(s->op), target, path_len(target));
-  char host[SW_PEER_MAX], hdr[SW_PEER_MAX];
-  strip_userinfo(auth);
-  sw_strlcpy(hdr, m->host, sizeof(hdr));
-  strip_userinfo(hdr);
-  const char *h = valid_hostport(auth)  ? auth
-                  : valid_hostport(hdr) ? hdr
-                                        : c->remote;
-  sw_strlcpy(host, h, sizeof(host));
-  if (kind == SW_SPAN_EXIT && h != c->remote)
-    peer = host;
-  sw_strlcpy(s->peer, peer, sizeof(s->peer));
-  fill_url(s, host, target);
+  /* The Host header as it would be cut to SW_PEER_MAX and stripped of
+   * userinfo; copied only when either changes it. */
+  char hdr[SW_PEER_MAX];
+  const char *hv = m->host;
+  size_t hl = strnlen(m->host, sizeof(m->host));
+  if (hl >= sizeof(hdr) || memchr(m->host, '@', hl)) {
+    sw_strlcpyn(hdr, sizeof(hdr), m->host, hl);
+    strip_userinfo(hdr);
+    hv = hdr;
+  }
+  const char *host = valid_hostport(h->auth) ? h->auth
+                     : valid_hostport(hv)    ? hv
+                                             : c->remote;
+  size_t host_len = strlen(host);
+  if (kind == SW_SPAN_EXIT && host != c->remote)
+    sw_strlcpyn(s->peer, sizeof(s->peer), host, host_len);
+  else
+    sw_strlcpy(s->peer, c->remote, sizeof(s->peer));
+  fill_url(s, host, host_len, h);
 }
 
 static void
@@ -525,15 +624,14 @@ start_entry(struct sw_conn *c)
                           memory_order_relaxed);
     atomic_store_explicit(&t->entry_gen, gen, memory_order_relaxed);
   }
-  char op[SW_OP_MAX], auth[SW_PEER_MAX];
-  const char *target = origin_form(m->target, auth, sizeof(auth));
-  sw_strlcpyn(op, sizeof(op), target, path_len(target));
-  c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
+  struct head h;
+  head_parse(&h, m);
+  c->ignored = (uint8_t)head_ignored(c, m, &h);
   if (c->ignored) {
     SW_STAT_INC(requests_ignored);
     return;
   }
-  span_common(c, m, SW_SPAN_ENTRY, SW_COMPONENT_HTTP, c->remote);
+  span_common(c, m, &h, SW_SPAN_ENTRY, SW_COMPONENT_HTTP);
   s->span_id = 0;
   s->parent_span_id = -1;
   atomic_store_explicit(&c->next_span_id, 1, memory_order_relaxed);
@@ -549,6 +647,12 @@ start_entry(struct sw_conn *c)
   if (!s->has_ref)
     sw_trace_new_id(s->trace_id);
   sw_trace_new_id(s->segment_id);
+}
+
+int
+sw_conn_ignored(const char *method, const char *op)
+{
+  return sw_filter_match(&filt, method, op, op ? strlen(op) : 0);
 }
 
 /* The entry this thread is serving, if it serves exactly one. */
@@ -606,12 +710,11 @@ static void
 open_exit(struct sw_conn *c, const struct sw_h1_msg *m, char *endpoint,
           size_t cap, int count)
 {
-  char op[SW_OP_MAX], auth[SW_PEER_MAX];
-  const char *target = origin_form(m->target, auth, sizeof(auth));
-  sw_strlcpyn(op, sizeof(op), target, path_len(target));
-  c->ignored = (uint8_t)sw_filter_ignored(cfg, m->method, op);
+  struct head h;
+  head_parse(&h, m);
+  c->ignored = (uint8_t)head_ignored(c, m, &h);
   if (!c->ignored) {
-    span_common(c, m, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT, c->remote);
+    span_common(c, m, &h, SW_SPAN_EXIT, SW_COMPONENT_HTTPCLIENT);
     c->ignored = (uint8_t)sw_conn_exit_identity(&c->span, endpoint, cap);
   }
   if (c->ignored && count)
@@ -690,7 +793,9 @@ feed_req(struct sw_conn *c, const char *buf, size_t len)
 {
   /* Every event consumes at least one byte, NEED_MORE consumes all. */
   while (len > 0 && !c->dead) {
-    if (!sw_h1_in_message(&c->req))
+    /* A head that got its exit span before it was sent (sw8 injection)
+     * has its start time already. */
+    if (!c->ident_ready && !sw_h1_in_message(&c->req))
       c->req_start_ms = sw_now_ms();
     size_t used = 0;
     int rc = sw_h1_feed(&c->req, buf, len, &used);
@@ -874,10 +979,11 @@ sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
       goto out; /* start_exit will find it ignored again */
     }
     c->ident_ready = 1;
-    char line[SW_INJECT_LINE_MAX];
+    /* Built in place: sw_inject_start() then copies nothing. */
+    char *line = c->inj.line;
     memcpy(line, "sw8: ", 5);
     const struct sw_span_rec *s = &c->span;
-    int vlen = sw8_encode(line + 5, sizeof(line) - 7, s->trace_id,
+    int vlen = sw8_encode(line + 5, sizeof(c->inj.line) - 7, s->trace_id,
                           s->segment_id, s->span_id, cfg->service,
                           cfg->instance, endpoint, s->peer);
     if (vlen <= 0)

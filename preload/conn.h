@@ -79,6 +79,10 @@ void sw_conn_on_close(int fd);
 int sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
                           size_t cap);
 
+/* sw_filter_ignored() for the configuration given to sw_conn_init(),
+ * with its lists prepared once (filter.h: sw_filter_match). */
+int sw_conn_ignored(const char *method, const char *op);
+
 /* sw8 injection on client connections (see inject.h). Before a write:
  * returns 1 when the caller must send out[0..*nout) instead of the
  * application's iov (a request head that gets an sw8 line, or the rest of

@@ -334,3 +334,63 @@ sw_filter_ignored(const struct sw_config *c, const char *method,
   }
   return 0;
 }
+
+void
+sw_filter_prepare(struct sw_filter *f, const struct sw_config *c)
+{
+  const char *item;
+  unsigned char e;
+  size_t sl;
+  int i;
+
+  _Static_assert(SW_PATTERN_BUF <= UINT16_MAX, "suffix lengths are 16 bits");
+  memset(f, 0, sizeof(*f));
+  f->cfg = c;
+  for (i = 0; i < c->ignore_suffix.n && i < SW_MAX_PATTERNS; i++) {
+    item = c->ignore_suffix.item[i];
+    sl = strlen(item); /* < SW_PATTERN_BUF: fits */
+    f->suffix_len[i] = (uint16_t)sl;
+    if (sl == 0) {
+      /* Never made by the list parser; the reference ignores every
+       * non-empty name for it, and so does this. */
+      memset(f->last, 0xff, sizeof(f->last));
+      continue;
+    }
+    e = (unsigned char)item[sl - 1];
+    f->last[e / 64] |= (uint64_t)1 << (e % 64);
+  }
+  f->nsuffix = i;
+}
+
+int
+sw_filter_match(const struct sw_filter *f, const char *method,
+                const char *op, size_t oplen)
+{
+  const struct sw_config *c = f->cfg;
+  unsigned char e;
+  size_t sl;
+  int i;
+
+  if (c->ignore_method.n != 0 && method != NULL && method[0] != '\0') {
+    for (i = 0; i < c->ignore_method.n; i++) {
+      if (ascii_caseeq(c->ignore_method.item[i], method))
+        return 1;
+    }
+  }
+  if (op == NULL || oplen == 0)
+    return 0;
+  e = (unsigned char)op[oplen - 1];
+  if (f->last[e / 64] & ((uint64_t)1 << (e % 64))) {
+    for (i = 0; i < f->nsuffix; i++) {
+      sl = f->suffix_len[i];
+      if (sl < oplen &&
+          memcmp(op + oplen - sl, c->ignore_suffix.item[i], sl) == 0)
+        return 1;
+    }
+  }
+  for (i = 0; i < c->ignore_path.n; i++) {
+    if (sw_ant_match(c->ignore_path.item[i], op))
+      return 1;
+  }
+  return 0;
+}

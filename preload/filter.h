@@ -11,6 +11,7 @@
 #define SW_PRELOAD_FILTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sw_config.h"
 
@@ -23,8 +24,28 @@
 int sw_ant_match(const char *pat, const char *path);
 
 /* 1 when op is matched by any ignore-path pattern or ignore suffix, or
- * method by the ignore-method list. method may be NULL. */
+ * method by the ignore-method list. method may be NULL. The reference:
+ * every list item looked at on every call. */
 int sw_filter_ignored(const struct sw_config *c, const char *method,
                       const char *op);
+
+/* The same decisions with what can be worked out once per configuration
+ * worked out once: the suffix lengths, and a bitmap of the suffixes' last
+ * bytes, so that an operation name whose last byte ends no suffix (most
+ * of them: "/", "/api/users") costs one bit test. */
+struct sw_filter {
+  const struct sw_config *cfg;
+  int nsuffix;
+  uint64_t last[4]; /* bit b: some suffix ends in byte b */
+  uint16_t suffix_len[SW_MAX_PATTERNS];
+};
+
+/* Prepares f for c, which must stay unchanged while f is used. */
+void sw_filter_prepare(struct sw_filter *f, const struct sw_config *c);
+
+/* sw_filter_ignored(f->cfg, method, op) for op of length oplen
+ * (strlen(op)). */
+int sw_filter_match(const struct sw_filter *f, const char *method,
+                    const char *op, size_t oplen);
 
 #endif

@@ -8,7 +8,9 @@
 size_t
 sw_inject_head_len(const struct iovec *iov, int cnt, size_t n)
 {
-  /* Track the last four bytes across iovec boundaries. */
+  /* The last bytes before the current entry, for a CRLF CRLF that
+   * straddles entries; within an entry, memchr() finds each LF and the
+   * three bytes before it are looked at. */
   uint32_t last = 0;
   size_t off = 0;
   for (int i = 0; i < cnt && off < n && off < HEAD_SCAN_MAX; i++) {
@@ -16,11 +18,29 @@ sw_inject_head_len(const struct iovec *iov, int cnt, size_t n)
     size_t len = iov[i].iov_len;
     if (len > n - off)
       len = n - off;
-    for (size_t j = 0; j < len && off < HEAD_SCAN_MAX; j++, off++) {
-      last = last << 8 | p[j];
-      if (last == 0x0d0a0d0aU) /* "\r\n\r\n" */
-        return off + 1;
+    if (len > HEAD_SCAN_MAX - off)
+      len = HEAD_SCAN_MAX - off;
+    if (len == 0)
+      continue;
+    const unsigned char *q = p, *end = p + len, *lf;
+    while ((lf = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+      size_t j = (size_t)(lf - p);
+      uint32_t w;
+      if (j >= 3) {
+        w = (uint32_t)lf[-3] << 24 | (uint32_t)lf[-2] << 16 |
+            (uint32_t)lf[-1] << 8 | '\n';
+      } else {
+        w = last;
+        for (size_t k = 0; k <= j; k++)
+          w = w << 8 | p[k];
+      }
+      if (w == 0x0d0a0d0aU) /* "\r\n\r\n" */
+        return off + j + 1;
+      q = lf + 1;
     }
+    for (size_t k = len > 4 ? len - 4 : 0; k < len; k++)
+      last = last << 8 | p[k];
+    off += len;
   }
   return 0;
 }
@@ -31,7 +51,8 @@ sw_inject_start(struct sw_inject *ij, size_t head_len, const char *line,
 {
   if (head_len < 4 || line_len == 0 || line_len > sizeof(ij->line))
     return -1;
-  memcpy(ij->line, line, line_len);
+  if (line != ij->line) /* else built in place */
+    memcpy(ij->line, line, line_len);
   ij->len = (uint16_t)line_len;
   ij->sent = 0;
   ij->at = (uint32_t)(head_len - 2);

@@ -34,7 +34,8 @@ struct sw_inject {
 size_t sw_inject_head_len(const struct iovec *iov, int cnt, size_t n);
 
 /* Starts an injection: line goes before the final CRLF of a head of
- * head_len bytes. Returns 0, or -1 when the line does not fit. */
+ * head_len bytes. Returns 0, or -1 when the line does not fit. line may
+ * be ij->line itself (the line built in place). */
 int sw_inject_start(struct sw_inject *ij, size_t head_len, const char *line,
                     size_t line_len);
 

@@ -32,24 +32,67 @@
 static const char b64_alphabet[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Value of a base64 character, or -1 for anything else (including '=',
- * which the decoder handles itself). No table, so no locale and nothing
- * to initialise. */
-static int
-b64_value(unsigned char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
+/* The two base64 characters of every 12-bit value: b64_pairs[2 * v] is
+ * b64_alphabet[v >> 6], b64_pairs[2 * v + 1] is b64_alphabet[v & 63]. A
+ * group of 3 bytes is 2 table loads. */
+#define P(c)                                                                \
+  c "A" c "B" c "C" c "D" c "E" c "F" c "G" c "H" c "I" c "J" c "K" c "L"   \
+  c "M" c "N" c "O" c "P" c "Q" c "R" c "S" c "T" c "U" c "V" c "W" c "X"   \
+  c "Y" c "Z" c "a" c "b" c "c" c "d" c "e" c "f" c "g" c "h" c "i" c "j"   \
+  c "k" c "l" c "m" c "n" c "o" c "p" c "q" c "r" c "s" c "t" c "u" c "v"   \
+  c "w" c "x" c "y" c "z" c "0" c "1" c "2" c "3" c "4" c "5" c "6" c "7"   \
+  c "8" c "9" c "+" c "/"
+static const char b64_pairs[2 * 4096 + 1] =
+  P("A") P("B") P("C") P("D")
+  P("E") P("F") P("G") P("H")
+  P("I") P("J") P("K") P("L")
+  P("M") P("N") P("O") P("P")
+  P("Q") P("R") P("S") P("T")
+  P("U") P("V") P("W") P("X")
+  P("Y") P("Z") P("a") P("b")
+  P("c") P("d") P("e") P("f")
+  P("g") P("h") P("i") P("j")
+  P("k") P("l") P("m") P("n")
+  P("o") P("p") P("q") P("r")
+  P("s") P("t") P("u") P("v")
+  P("w") P("x") P("y") P("z")
+  P("0") P("1") P("2") P("3")
+  P("4") P("5") P("6") P("7")
+  P("8") P("9") P("+") P("/");
+#undef P
+
+/* The 64 characters and their values, for the decoding tables. */
+#define B64_CHARS(X) \
+  X('A', 0) X('B', 1) X('C', 2) X('D', 3) X('E', 4) X('F', 5) \
+  X('G', 6) X('H', 7) X('I', 8) X('J', 9) X('K', 10) X('L', 11) \
+  X('M', 12) X('N', 13) X('O', 14) X('P', 15) X('Q', 16) X('R', 17) \
+  X('S', 18) X('T', 19) X('U', 20) X('V', 21) X('W', 22) X('X', 23) \
+  X('Y', 24) X('Z', 25) X('a', 26) X('b', 27) X('c', 28) X('d', 29) \
+  X('e', 30) X('f', 31) X('g', 32) X('h', 33) X('i', 34) X('j', 35) \
+  X('k', 36) X('l', 37) X('m', 38) X('n', 39) X('o', 40) X('p', 41) \
+  X('q', 42) X('r', 43) X('s', 44) X('t', 45) X('u', 46) X('v', 47) \
+  X('w', 48) X('x', 49) X('y', 50) X('z', 51) X('0', 52) X('1', 53) \
+  X('2', 54) X('3', 55) X('4', 56) X('5', 57) X('6', 58) X('7', 59) \
+  X('8', 60) X('9', 61) X('+', 62) X('/', 63)
+
+/* Decoding: one table per position in a quantum, holding the character's
+ * value already shifted into place plus a flag bit of its own (24 to 27);
+ * anything else, '=' included (the decoder handles padding itself), is 0.
+ * A quantum is the OR of its four entries, valid when all four flags are
+ * set. Constant tables: no locale, nothing to initialise. */
+#define D0(c, v) [c] = (uint32_t)(v) << 18 | 1u << 24,
+#define D1(c, v) [c] = (uint32_t)(v) << 12 | 1u << 25,
+#define D2(c, v) [c] = (uint32_t)(v) << 6 | 1u << 26,
+#define D3(c, v) [c] = (uint32_t)(v) | 1u << 27,
+static const uint32_t b64_d0[256] = {B64_CHARS(D0)};
+static const uint32_t b64_d1[256] = {B64_CHARS(D1)};
+static const uint32_t b64_d2[256] = {B64_CHARS(D2)};
+static const uint32_t b64_d3[256] = {B64_CHARS(D3)};
+#undef D0
+#undef D1
+#undef D2
+#undef D3
+#define B64_FLAGS(n) (((1u << (n)) - 1) << 24) /* flags of n positions */
 
 static size_t
 b64_encoded_len(size_t n)
@@ -57,11 +100,17 @@ b64_encoded_len(size_t n)
   return (n + 2) / 3 * 4;
 }
 
+static void
+put_pair(char *out, uint32_t v12)
+{
+  memcpy(out, b64_pairs + 2 * v12, 2);
+}
+
 int
 sw_b64_encode(char *out, size_t cap, const char *in, size_t n)
 {
   const unsigned char *p = (const unsigned char *)in;
-  size_t len, i, o = 0;
+  size_t len, i = 0, o = 0;
   uint32_t v;
 
   if (cap > 0)
@@ -72,25 +121,30 @@ sw_b64_encode(char *out, size_t cap, const char *in, size_t n)
   len = b64_encoded_len(n);
   if (len >= cap)
     return -1;
-  for (i = 0; i + 3 <= n; i += 3) {
+  /* Four bytes loaded at once while a fourth is there to read. */
+  for (; i + 4 <= n; i += 3, o += 4) {
+    memcpy(&v, p + i, 4);
+    v = __builtin_bswap32(v) >> 8;
+    put_pair(out + o, v >> 12);
+    put_pair(out + o + 2, v & 0xfff);
+  }
+  for (; i + 3 <= n; i += 3, o += 4) {
     v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-    out[o++] = b64_alphabet[v >> 18];
-    out[o++] = b64_alphabet[(v >> 12) & 63];
-    out[o++] = b64_alphabet[(v >> 6) & 63];
-    out[o++] = b64_alphabet[v & 63];
+    put_pair(out + o, v >> 12);
+    put_pair(out + o + 2, v & 0xfff);
   }
   if (n - i == 1) {
     v = (uint32_t)p[i] << 16;
-    out[o++] = b64_alphabet[v >> 18];
-    out[o++] = b64_alphabet[(v >> 12) & 63];
-    out[o++] = '=';
-    out[o++] = '=';
+    put_pair(out + o, v >> 12);
+    out[o + 2] = '=';
+    out[o + 3] = '=';
+    o += 4;
   } else if (n - i == 2) {
     v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-    out[o++] = b64_alphabet[v >> 18];
-    out[o++] = b64_alphabet[(v >> 12) & 63];
-    out[o++] = b64_alphabet[(v >> 6) & 63];
-    out[o++] = '=';
+    put_pair(out + o, v >> 12);
+    out[o + 2] = b64_alphabet[(v >> 6) & 63];
+    out[o + 3] = '=';
+    o += 4;
   }
   out[o] = '\0';
   return (int)o;
@@ -100,8 +154,8 @@ int
 sw_b64_decode(char *out, size_t cap, const char *in, size_t n)
 {
   const unsigned char *p = (const unsigned char *)in;
-  size_t i, o = 0, len, pad = 0;
-  int a, b, c, d;
+  size_t i, o = 0, len, pad = 0, full;
+  uint32_t v;
 
   if (cap > 0)
     out[0] = '\0';
@@ -112,31 +166,30 @@ sw_b64_decode(char *out, size_t cap, const char *in, size_t n)
   len = n / 4 * 3 - pad;
   if (len >= cap || len > INT32_MAX)
     return -1;
-  for (i = 0; i < n; i += 4) {
-    a = b64_value(p[i]);
-    b = b64_value(p[i + 1]);
-    /* '=' maps to -1 like any bad character; only the last quantum may
-     * end in the padding counted above. */
-    if (i + 4 == n && pad == 2) {
-      if (a < 0 || b < 0 || (b & 15) != 0)
-        goto bad;
-      out[o++] = (char)(a << 2 | b >> 4);
-      break;
-    }
-    c = b64_value(p[i + 2]);
-    if (i + 4 == n && pad == 1) {
-      if (a < 0 || b < 0 || c < 0 || (c & 3) != 0)
-        goto bad;
-      out[o++] = (char)(a << 2 | b >> 4);
-      out[o++] = (char)((b & 15) << 4 | c >> 2);
-      break;
-    }
-    d = b64_value(p[i + 3]);
-    if (a < 0 || b < 0 || c < 0 || d < 0)
+  /* The quanta without padding; '=' is invalid like any bad character, so
+   * only the last quantum may hold the padding counted above. */
+  full = pad ? n - 4 : n;
+  for (i = 0; i < full; i += 4, o += 3) {
+    v = b64_d0[p[i]] | b64_d1[p[i + 1]] | b64_d2[p[i + 2]] |
+        b64_d3[p[i + 3]];
+    if ((v & B64_FLAGS(4)) != B64_FLAGS(4))
       goto bad;
-    out[o++] = (char)(a << 2 | b >> 4);
-    out[o++] = (char)((b & 15) << 4 | c >> 2);
-    out[o++] = (char)((c & 3) << 6 | d);
+    out[o] = (char)(v >> 16);
+    out[o + 1] = (char)(v >> 8);
+    out[o + 2] = (char)v;
+  }
+  if (pad == 2) {
+    v = b64_d0[p[i]] | b64_d1[p[i + 1]];
+    /* The bits the padding stands for must be zero (RFC 4648 3.5). */
+    if ((v & B64_FLAGS(2)) != B64_FLAGS(2) || (v & 0xffff) != 0)
+      goto bad;
+    out[o++] = (char)(v >> 16);
+  } else if (pad == 1) {
+    v = b64_d0[p[i]] | b64_d1[p[i + 1]] | b64_d2[p[i + 2]];
+    if ((v & B64_FLAGS(3)) != B64_FLAGS(3) || (v & 0xff) != 0)
+      goto bad;
+    out[o++] = (char)(v >> 16);
+    out[o++] = (char)(v >> 8);
   }
   out[o] = '\0';
   return (int)o;
@@ -190,22 +243,25 @@ sw8_decode(const char *value, size_t len, struct sw_ref *ref)
 {
   const char *field[8];
   size_t flen[8];
-  size_t i, start = 0;
+  const char *p, *end, *dash;
   int nf = 0;
 
   memset(ref, 0, sizeof(*ref));
   if (value == NULL || len == 0 || len > SW8_MAX_LEN)
     return -1;
   /* Split on '-' (absent from the base64 alphabet and its padding). */
-  for (i = 0; i <= len; i++) {
-    if (i == len || value[i] == '-') {
-      if (nf == 8)
-        goto bad; /* a ninth field */
-      field[nf] = value + start;
-      flen[nf] = i - start;
-      nf++;
-      start = i + 1;
-    }
+  p = value;
+  end = value + len;
+  for (;;) {
+    if (nf == 8)
+      goto bad; /* a ninth field */
+    dash = memchr(p, '-', (size_t)(end - p));
+    field[nf] = p;
+    flen[nf] = (size_t)((dash != NULL ? dash : end) - p);
+    nf++;
+    if (dash == NULL)
+      break;
+    p = dash + 1;
   }
   if (nf != 8)
     goto bad;

@@ -10,6 +10,8 @@
 #define SW_THREAD_CTX_MAX 4096
 
 static uint64_t id_prefix;
+/* id_prefix in hex, the first half of every id: written once per init. */
+static char id_prefix_hex[16];
 static _Atomic uint64_t id_counter;
 
 static struct sw_thread_ctx ctx_pool[SW_THREAD_CTX_MAX];
@@ -45,30 +47,43 @@ mix64(uint64_t z)
   return z ^ (z >> 31);
 }
 
+/* Two hex digits per byte value: "000102...feff". One table load per
+ * byte instead of one shift, mask and load per nibble. */
+#define SW_HEX_ROW(h)                                                       \
+  h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b"   \
+  h "c" h "d" h "e" h "f"
+static const char hex_pairs[513] =
+  SW_HEX_ROW("0") SW_HEX_ROW("1") SW_HEX_ROW("2") SW_HEX_ROW("3")
+  SW_HEX_ROW("4") SW_HEX_ROW("5") SW_HEX_ROW("6") SW_HEX_ROW("7")
+  SW_HEX_ROW("8") SW_HEX_ROW("9") SW_HEX_ROW("a") SW_HEX_ROW("b")
+  SW_HEX_ROW("c") SW_HEX_ROW("d") SW_HEX_ROW("e") SW_HEX_ROW("f");
+#undef SW_HEX_ROW
+
+/* 16 lower-case hex digits of v, most significant first. */
+static void
+hex64(char *out, uint64_t v)
+{
+  for (int i = 7; i >= 0; i--) {
+    memcpy(out + 2 * i, hex_pairs + 2 * (v & 0xff), 2);
+    v >>= 8;
+  }
+}
+
 void
 sw_trace_init(uint64_t seed)
 {
   id_prefix = mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+  hex64(id_prefix_hex, id_prefix);
   if (!ctx_key_ok)
     ctx_key_ok = pthread_key_create(&ctx_key, ctx_release) == 0;
   atomic_store_explicit(&id_counter, 0, memory_order_relaxed);
-}
-
-static void
-hex64(char *out, uint64_t v)
-{
-  static const char digits[] = "0123456789abcdef";
-  for (int i = 15; i >= 0; i--) {
-    out[i] = digits[v & 0xf];
-    v >>= 4;
-  }
 }
 
 void
 sw_trace_new_id(char *out)
 {
   uint64_t n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
-  hex64(out, id_prefix);
+  memcpy(out, id_prefix_hex, sizeof(id_prefix_hex));
   hex64(out + 16, mix64(n + id_prefix));
   out[SW_TRACE_ID_LEN] = '\0';
 }

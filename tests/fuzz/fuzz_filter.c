@@ -7,9 +7,12 @@
  * translation done literally (split on "/" "**" "/", strip, split on "**",
  * "*", "?") and a backtracking matcher over the resulting tokens, which is
  * exponential and so only run on short inputs.
+ * The prepared filter (sw_filter_match) is checked against the reference
+ * sw_filter_ignored on every input.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipreload \
- *     tests/fuzz/fuzz_filter.c preload/filter.c -o fuzz_filter
+ *     tests/fuzz/fuzz_filter.c preload/filter.c preload/sw_config.c \
+ *     -o fuzz_filter
  *   ./fuzz_filter -max_total_time=30 tests/fuzz/corpus/filter */
 #include "sw_common.h"
 
@@ -112,6 +115,31 @@ ref_match(const struct ref_tok *t, const char *s)
   return 0;
 }
 
+/* The pattern text, read as a comma-separated suffix list (and, when
+ * short, as the ignore-path list too), must give the same decision
+ * through the prepared filter as through the reference. */
+static void
+check_prepared(const char *pat, const char *path)
+{
+  static struct sw_config c;
+  struct sw_filter f;
+
+  (void)sw_list_parse(&c.ignore_suffix, pat, 0);
+  if (strlen(pat) <= 64)
+    (void)sw_list_parse(&c.ignore_path, pat, 0);
+  else
+    c.ignore_path.n = 0;
+  (void)sw_list_parse(&c.ignore_method, "OPTIONS", 1);
+  sw_filter_prepare(&f, &c);
+  if (sw_filter_match(&f, "GET", path, strlen(path)) !=
+      sw_filter_ignored(&c, "GET", path))
+    abort();
+  if (sw_filter_match(&f, "options", path, strlen(path)) != 1)
+    abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -144,6 +172,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   /* Matching is a pure function. */
   if (sw_ant_match(pat, path) != got)
     abort();
+  check_prepared(pat, path);
 
   free(pat);
   free(path);

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -34,6 +35,7 @@ sw_sink_first_conn(void)
 
 static const char *env_ignore_path;
 static const char *env_ignore_method;
+static const char *env_params_threshold;
 
 static const char *
 getenv_stub(const char *name, void *ud)
@@ -45,6 +47,8 @@ getenv_stub(const char *name, void *ud)
     return env_ignore_path;
   if (!strcmp(name, "SW_PLUGIN_HTTP_IGNORE_METHOD"))
     return env_ignore_method;
+  if (!strcmp(name, "SW_PLUGIN_HTTP_HTTP_PARAMS_LENGTH_THRESHOLD"))
+    return env_params_threshold;
   return NULL;
 }
 
@@ -421,6 +425,343 @@ Test(conn, userinfo_never_reaches_a_span)
   for (int i = 0; i < 2; i++) {
     cr_assert_null(strstr(got[i].url, "secret"));
     cr_assert_null(strstr(got[i].url, "pw"));
+  }
+  sw_conn_on_close(fd);
+  close(fd);
+}
+
+/* ------------------------------------------------------- fast formatting */
+
+/* What sw_format_addr() wrote when it used inet_ntop() and snprintf(). */
+static int
+ref_format_addr(char *out, size_t cap, const struct sockaddr *sa,
+                socklen_t len)
+{
+  char ip[INET6_ADDRSTRLEN];
+  int port;
+  out[0] = '\0';
+  if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+    if (!inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip)))
+      return -1;
+    port = ntohs(in4->sin_port);
+    return snprintf(out, cap, "%s:%d", ip, port) < (int)cap ? 0 : -1;
+  }
+  if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    if (!inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)))
+      return -1;
+    port = ntohs(in6->sin6_port);
+    if (!strncmp(ip, "::ffff:", 7) && strchr(ip + 7, '.'))
+      return snprintf(out, cap, "%s:%d", ip + 7, port) < (int)cap ? 0 : -1;
+    return snprintf(out, cap, "[%s]:%d", ip, port) < (int)cap ? 0 : -1;
+  }
+  return -1;
+}
+
+static void
+expect_same_addr(const struct sockaddr *sa, socklen_t len)
+{
+  char a[SW_PEER_MAX], b[SW_PEER_MAX];
+  int x = sw_format_addr(a, sizeof(a), sa, len);
+  int y = ref_format_addr(b, sizeof(b), sa, len);
+  cr_assert_eq(x, y);
+  cr_assert_str_eq(a, b);
+  /* Too small a buffer: refused, never a cut address. */
+  size_t need = strlen(b) + 1;
+  if (y == 0 && need > 1) {
+    cr_assert_eq(sw_format_addr(a, need - 1, sa, len), -1);
+    cr_assert_str_eq(a, "");
+    cr_assert_eq(sw_format_addr(a, need, sa, len), 0);
+    cr_assert_str_eq(a, b);
+  }
+}
+
+Test(conn, format_addr_same_as_inet_ntop_and_snprintf)
+{
+  unsigned seed = 99;
+  static const unsigned char special[][16] = {
+    {0},                                            /* :: */
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},  /* ::1 */
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1},
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0},
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}, /* ::1.2.3.4 */
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 1, 2, 3, 4},
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 1, 2, 3, 4},
+    {0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+    {0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff},
+  };
+  for (int i = 0; i < 20000; i++) {
+    struct sockaddr_in a4 = {0};
+    a4.sin_family = AF_INET;
+    a4.sin_port = (in_port_t)(i < 100 ? i : rand_r(&seed));
+    uint32_t ip = (uint32_t)rand_r(&seed) << 1 ^ (uint32_t)rand_r(&seed);
+    if (i % 4 == 1)
+      ip &= 0x0f0f0f0f; /* small octets */
+    if (i % 4 == 2)
+      ip |= 0x80808080; /* three-digit octets */
+    memcpy(&a4.sin_addr, &ip, 4);
+    expect_same_addr((struct sockaddr *)&a4, sizeof(a4));
+
+    struct sockaddr_in6 a6 = {0};
+    a6.sin6_family = AF_INET6;
+    a6.sin6_port = (in_port_t)rand_r(&seed);
+    if (i < (int)SW_ARRAY_LEN(special)) {
+      memcpy(&a6.sin6_addr, special[i], 16);
+    } else {
+      for (int k = 0; k < 16; k++)
+        a6.sin6_addr.s6_addr[k] =
+            rand_r(&seed) % 3 ? 0 : (unsigned char)rand_r(&seed);
+      if (i % 5 == 0) { /* IPv4-mapped */
+        memset(a6.sin6_addr.s6_addr, 0, 10);
+        a6.sin6_addr.s6_addr[10] = a6.sin6_addr.s6_addr[11] = 0xff;
+      }
+    }
+    expect_same_addr((struct sockaddr *)&a6, sizeof(a6));
+  }
+  /* Short lengths and other families are refused alike. */
+  struct sockaddr_in a4 = addr("1.2.3.4", 80);
+  expect_same_addr((struct sockaddr *)&a4, sizeof(a4) - 1);
+  struct sockaddr_in6 a6 = {0};
+  a6.sin6_family = AF_INET6;
+  expect_same_addr((struct sockaddr *)&a6, sizeof(a6) - 1);
+  struct sockaddr sx = {0};
+  sx.sa_family = AF_UNIX;
+  expect_same_addr(&sx, sizeof(sx));
+}
+
+/* splitmix64's finaliser, as trace.c has it. */
+static uint64_t
+ref_mix64(uint64_t z)
+{
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+Test(conn, trace_ids_are_the_hex_of_the_prefix_and_mixed_counter)
+{
+  for (uint64_t seed = 0; seed < 50; seed++) {
+    sw_trace_init(seed * 0x1234567);
+    uint64_t prefix = ref_mix64(seed * 0x1234567 ^ 0x9e3779b97f4a7c15ULL);
+    for (uint64_t n = 0; n < 200; n++) {
+      char id[SW_TRACE_ID_LEN + 8], want[SW_TRACE_ID_LEN + 8];
+      memset(id, 'x', sizeof(id));
+      sw_trace_new_id(id);
+      snprintf(want, sizeof(want), "%016llx%016llx",
+               (unsigned long long)prefix,
+               (unsigned long long)ref_mix64(n + prefix));
+      cr_assert_str_eq(id, want);
+    }
+  }
+}
+
+/* --------------------------------------------------- span fields, corners */
+
+static void
+exit_span(const char *head, struct sw_span_rec *s)
+{
+  int fd = tcp_fd();
+  client_connect(fd);
+  out(fd, head);
+  in(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 1, "%s", head);
+  *s = got[0];
+  ngot = 0;
+  sw_conn_on_close(fd);
+  close(fd);
+}
+
+Test(conn, host_header_corners)
+{
+  struct sw_span_rec s;
+  char head[1024], host[200];
+
+  /* Userinfo in Host: stripped; the rest is used. */
+  exit_span("GET /r HTTP/1.1\r\nHost: a@b@h2:82\r\n\r\n", &s);
+  cr_assert_str_eq(s.peer, "h2:82");
+  cr_assert_str_eq(s.url, "http://h2:82/r");
+  /* Not a host[:port]: the connected address instead. */
+  exit_span("GET /r HTTP/1.1\r\nHost: h:1:2\r\n\r\n", &s);
+  cr_assert_str_eq(s.peer, "127.0.0.1:8080");
+  cr_assert_str_eq(s.url, "http://127.0.0.1:8080/r");
+  exit_span("GET /r HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n", &s);
+  cr_assert_str_eq(s.peer, "[::1]:8443");
+  exit_span("GET /r HTTP/1.1\r\nHost: h:123456\r\n\r\n", &s);
+  cr_assert_str_eq(s.peer, "127.0.0.1:8080");
+  /* A Host longer than the peer field is cut to SW_PEER_MAX - 1 first. */
+  memset(host, 'h', sizeof(host));
+  host[120] = '\0';
+  snprintf(head, sizeof(head), "GET /r HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+  exit_span(head, &s);
+  cr_assert_eq(strlen(s.peer), SW_PEER_MAX - 1);
+  cr_assert_eq(strncmp(s.url, "http://hhhh", 11), 0);
+  cr_assert_eq(strlen(s.url), 7 + SW_PEER_MAX - 1 + 2);
+  /* ... and userinfo is stripped after the cut: an '@' past it is lost,
+   * so what is left is not a host. */
+  memset(host, 'u', 100);
+  memcpy(host + 100, "@realhost", 10);
+  snprintf(head, sizeof(head), "GET /r HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+  exit_span(head, &s);
+  cr_assert_eq(strlen(s.peer), SW_PEER_MAX - 1);
+  memcpy(host + 88, "@realhost", 10);
+  snprintf(head, sizeof(head), "GET /r HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+  exit_span(head, &s);
+  cr_assert_str_eq(s.peer, "realho");
+  memcpy(host + 80, "@realhost", 10);
+  snprintf(head, sizeof(head), "GET /r HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+  exit_span(head, &s);
+  cr_assert_str_eq(s.peer, "realhost");
+  /* An absolute-form target's authority wins over Host. */
+  exit_span("GET http://u@auth:7/x?y HTTP/1.1\r\nHost: other:8\r\n\r\n", &s);
+  cr_assert_str_eq(s.peer, "auth:7");
+  cr_assert_str_eq(s.op, "/x");
+  cr_assert_str_eq(s.url, "http://auth:7/x?y");
+  exit_span("GET http://auth:7 HTTP/1.1\r\n\r\n", &s);
+  cr_assert_str_eq(s.op, "/");
+  cr_assert_str_eq(s.url, "http://auth:7/");
+}
+
+Test(conn, entry_peer_is_the_remote_and_fields_do_not_leak_between_requests)
+{
+  char sw8[512], req[1024];
+  int fd = 70;
+  cr_assert_gt(sw8_encode(sw8, sizeof(sw8), "t-1", "s-1", 1, "up", "ui",
+                          "/up", "me:80"),
+               0);
+  snprintf(req, sizeof(req),
+           "POST /first?q=1 HTTP/1.1\r\nHost: vhost:81\r\nsw8: %s\r\n"
+           "Content-Length: 0\r\n\r\n",
+           sw8);
+  server_accept(fd);
+  in(fd, req);
+  out(fd, "HTTP/1.1 500 E\r\nContent-Length: 0\r\n\r\n");
+  in(fd, "GET /2 HTTP/1.0\r\n\r\n");
+  out(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 2);
+  cr_assert_str_eq(got[0].peer, "10.1.2.3:5555", "an entry's peer is the client");
+  cr_assert_str_eq(got[0].url, "http://vhost:81/first?q=1");
+  cr_assert_eq(got[0].has_ref, 1);
+  cr_assert_eq(got[0].is_error, 1);
+  cr_assert_str_eq(got[1].method, "GET");
+  cr_assert_str_eq(got[1].op, "/2");
+  cr_assert_str_eq(got[1].url, "http://10.1.2.3:5555/2");
+  cr_assert_eq(got[1].has_ref, 0);
+  cr_assert_eq(got[1].is_error, 0);
+  cr_assert_eq(got[1].status, 200);
+  cr_assert_str_eq(got[1].errlog, "");
+  cr_assert_str_neq(got[1].trace_id, "t-1");
+  sw_conn_on_close(fd);
+}
+
+static void
+setup_threshold(void)
+{
+  env_params_threshold = "3";
+  setup();
+}
+
+Test(conn, query_string_cut_at_the_params_threshold, .init = setup_threshold)
+{
+  int fd = 71;
+  server_accept(fd);
+  in(fd, "GET /p?abc HTTP/1.1\r\nHost: h\r\n\r\n");
+  out(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  in(fd, "GET /p?abcd#f HTTP/1.1\r\nHost: h\r\n\r\n");
+  out(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 2);
+  cr_assert_str_eq(got[0].url, "http://h/p?abc");
+  cr_assert_str_eq(got[1].url, "http://h/p?abc");
+  cr_assert_str_eq(got[1].op, "/p");
+  sw_conn_on_close(fd);
+  env_params_threshold = NULL;
+}
+
+Test(conn, ignored_suffix_on_both_sides)
+{
+  /* The default suffix list: the prepared filter is what conn.c asks. */
+  cr_assert_eq(sw_conn_ignored("GET", "/a.css"), 1);
+  cr_assert_eq(sw_conn_ignored("GET", "/a.txt"), 0);
+  int fd = 72;
+  server_accept(fd);
+  in(fd, "GET /app.js?v=1 HTTP/1.1\r\n\r\n");
+  out(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 0);
+  in(fd, "GET /app.json HTTP/1.1\r\n\r\n");
+  out(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 1);
+  cr_assert_str_eq(got[0].op, "/app.json");
+  sw_conn_on_close(fd);
+  int cfd = tcp_fd();
+  client_connect(cfd);
+  out(cfd, "GET /logo.png HTTP/1.1\r\nHost: b\r\n\r\n");
+  in(cfd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  cr_assert_eq(ngot, 1);
+  sw_conn_on_close(cfd);
+  close(cfd);
+}
+
+/* valid_hostport() as it was written before its one-pass form. */
+static int
+ref_valid_hostport(const char *h)
+{
+  if (!h[0] || strpbrk(h, "@ \t/?#"))
+    return 0;
+  const char *port;
+  if (h[0] == '[') {
+    const char *e = strchr(h, ']');
+    if (!e)
+      return 0;
+    if (!e[1])
+      return 1;
+    if (e[1] != ':')
+      return 0;
+    port = e + 2;
+  } else {
+    const char *colon = strchr(h, ':');
+    if (!colon)
+      return 1;
+    if (strchr(colon + 1, ':'))
+      return 0;
+    port = colon + 1;
+  }
+  if (!*port || strlen(port) > 5)
+    return 0;
+  for (; *port; port++)
+    if (*port < '0' || *port > '9')
+      return 0;
+  return 1;
+}
+
+Test(conn, host_header_choice_same_as_reference)
+{
+  static const char *const pieces[] = {
+    "h", "a.b", ":", "[", "]", "80", "65535", "123456", "@", "/", "?",
+    "#", "::1", "x:y", "0", "[::1]", "]:", "u:p@"};
+  unsigned seed = 31337;
+  char host[128], head[256], want[SW_PEER_MAX];
+  int fd = tcp_fd();
+  client_connect(fd);
+  for (int round = 0; round < 5000; round++) {
+    size_t o = 0;
+    int m = 1 + rand_r(&seed) % 5;
+    host[0] = '\0';
+    while (m-- > 0)
+      o += (size_t)snprintf(host + o, sizeof(host) - o, "%s",
+                            pieces[rand_r(&seed) % SW_ARRAY_LEN(pieces)]);
+    /* What the span must show: the value stripped of userinfo, if it is
+     * a host[:port], else the connected address. */
+    const char *at = strrchr(host, '@');
+    snprintf(want, sizeof(want), "%s", at ? at + 1 : host);
+    if (!ref_valid_hostport(want))
+      snprintf(want, sizeof(want), "127.0.0.1:8080");
+    snprintf(head, sizeof(head), "GET /r HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+    out(fd, head);
+    in(fd, "HTTP/1.1 204 No Content\r\n\r\n");
+    cr_assert_eq(ngot, 1, "%s", host);
+    cr_assert_str_eq(got[0].peer, want, "Host: %s", host);
+    ngot = 0;
   }
   sw_conn_on_close(fd);
   close(fd);

@@ -9,6 +9,8 @@
 #include "filter.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 struct ant_case {
   const char *pat;
@@ -244,6 +246,21 @@ count_warn(const char *name, const char *value, const char *used, void *ud)
 
 static struct sw_config cfg;
 
+/* Every decision is asked of both the reference sw_filter_ignored() and
+ * the prepared sw_filter_match(), which must agree. */
+static int
+decide(const char *method, const char *op)
+{
+  struct sw_filter f;
+  int want = sw_filter_ignored(&cfg, method, op);
+
+  sw_filter_prepare(&f, &cfg);
+  cr_assert_eq(sw_filter_match(&f, method, op, op ? strlen(op) : 0), want,
+               "prepared filter differs on %s %s", method ? method : "-",
+               op ? op : "-");
+  return want;
+}
+
 static void
 setup_env(const char *const *kv)
 {
@@ -261,15 +278,15 @@ Test(filter, comma_separated_paths)
 
   setup_env(kv);
   cr_assert_eq(cfg.ignore_path.n, 2);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/health"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/static/a/b"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/static/"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/healthz"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/static"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, NULL, "/health"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", ""), 0,
+  cr_expect_eq(decide("GET", "/health"), 1);
+  cr_expect_eq(decide("GET", "/static/a/b"), 1);
+  cr_expect_eq(decide("GET", "/static/"), 1);
+  cr_expect_eq(decide("GET", "/healthz"), 0);
+  cr_expect_eq(decide("GET", "/static"), 0);
+  cr_expect_eq(decide(NULL, "/health"), 1);
+  cr_expect_eq(decide("GET", ""), 0,
                "an empty operation is never ignored by the path list");
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", NULL), 0);
+  cr_expect_eq(decide("GET", NULL), 0);
 }
 
 Test(filter, no_patterns_ignore_nothing)
@@ -280,11 +297,11 @@ Test(filter, no_patterns_ignore_nothing)
   cr_assert_eq(cfg.ignore_path.n, 0);
   cr_assert_eq(cfg.ignore_suffix.n, 0);
   cr_assert_eq(cfg.ignore_method.n, 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/a.jpg"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", ""), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "", "/x"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, NULL, NULL), 0);
+  cr_expect_eq(decide("GET", "/"), 0);
+  cr_expect_eq(decide("GET", "/a.jpg"), 0);
+  cr_expect_eq(decide("GET", ""), 0);
+  cr_expect_eq(decide("", "/x"), 0);
+  cr_expect_eq(decide(NULL, NULL), 0);
 }
 
 Test(filter, default_suffixes)
@@ -305,10 +322,10 @@ Test(filter, default_suffixes)
   setup_env(kv);
   cr_assert_eq(cfg.ignore_suffix.n, 12);
   for (i = 0; i < SW_ARRAY_LEN(ignored); i++)
-    cr_expect_eq(sw_filter_ignored(&cfg, "GET", ignored[i]), 1, "%s",
+    cr_expect_eq(decide("GET", ignored[i]), 1, "%s",
                  ignored[i]);
   for (i = 0; i < SW_ARRAY_LEN(kept); i++)
-    cr_expect_eq(sw_filter_ignored(&cfg, "GET", kept[i]), 0, "%s", kept[i]);
+    cr_expect_eq(decide("GET", kept[i]), 0, "%s", kept[i]);
 }
 
 Test(filter, custom_suffixes_are_literal)
@@ -318,14 +335,14 @@ Test(filter, custom_suffixes_are_literal)
 
   setup_env(kv);
   cr_assert_eq(cfg.ignore_suffix.n, 3);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/r.txt"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/r.a+b"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/r.aab"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/f(x)"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/fx"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/r.jpg"), 0,
+  cr_expect_eq(decide("GET", "/r.txt"), 1);
+  cr_expect_eq(decide("GET", "/r.a+b"), 1);
+  cr_expect_eq(decide("GET", "/r.aab"), 0);
+  cr_expect_eq(decide("GET", "/f(x)"), 1);
+  cr_expect_eq(decide("GET", "/fx"), 0);
+  cr_expect_eq(decide("GET", "/r.jpg"), 0,
                "the list replaces the defaults");
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", ".txt"), 0);
+  cr_expect_eq(decide("GET", ".txt"), 0);
 }
 
 Test(filter, methods_case_insensitive_and_exact)
@@ -337,20 +354,20 @@ Test(filter, methods_case_insensitive_and_exact)
   cr_assert_eq(cfg.ignore_method.n, 3);
   cr_expect_str_eq(cfg.ignore_method.item[0], "GET");
   cr_expect_str_eq(cfg.ignore_method.item[1], "HEAD");
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/x"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "get", "/x"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "gEt", "/x"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "HEAD", "/x"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "head", "/x"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "OPTIONS", ""), 1,
+  cr_expect_eq(decide("GET", "/x"), 1);
+  cr_expect_eq(decide("get", "/x"), 1);
+  cr_expect_eq(decide("gEt", "/x"), 1);
+  cr_expect_eq(decide("HEAD", "/x"), 1);
+  cr_expect_eq(decide("head", "/x"), 1);
+  cr_expect_eq(decide("OPTIONS", ""), 1,
                "the method list applies to an empty operation too");
   /* The Python agent's regex '^GET|HEAD|OPTIONS$' would ignore these. */
-  cr_expect_eq(sw_filter_ignored(&cfg, "GETX", "/x"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "XOPTIONS", "/x"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GE", "/x"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "POST", "/x"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "", "/x"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, NULL, "/x"), 0);
+  cr_expect_eq(decide("GETX", "/x"), 0);
+  cr_expect_eq(decide("XOPTIONS", "/x"), 0);
+  cr_expect_eq(decide("GE", "/x"), 0);
+  cr_expect_eq(decide("POST", "/x"), 0);
+  cr_expect_eq(decide("", "/x"), 0);
+  cr_expect_eq(decide(NULL, "/x"), 0);
 }
 
 Test(filter, paths_suffixes_and_methods_combined)
@@ -361,10 +378,64 @@ Test(filter, paths_suffixes_and_methods_combined)
     "SW_AGENT_IGNORE_SUFFIX", ".png", NULL};
 
   setup_env(kv);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/api/v1/ping"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/api/v1/pong"), 0);
-  cr_expect_eq(sw_filter_ignored(&cfg, "POST", "/internal/metrics/x"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/img/a.png"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "OPTIONS", "/api/v1/users"), 1);
-  cr_expect_eq(sw_filter_ignored(&cfg, "GET", "/api/v1/users"), 0);
+  cr_expect_eq(decide("GET", "/api/v1/ping"), 1);
+  cr_expect_eq(decide("GET", "/api/v1/pong"), 0);
+  cr_expect_eq(decide("POST", "/internal/metrics/x"), 1);
+  cr_expect_eq(decide("GET", "/img/a.png"), 1);
+  cr_expect_eq(decide("OPTIONS", "/api/v1/users"), 1);
+  cr_expect_eq(decide("GET", "/api/v1/users"), 0);
+}
+
+/* Random suffix lists (including suffixes that end alike, one that is
+ * another's tail, long ones) against random names built from the same
+ * pieces: the prepared filter decides exactly as the reference. */
+Test(filter, prepared_suffix_check_matches_reference)
+{
+  static const char *const pieces[] = {
+    ".js", "s", ".json", "x.js", "/", "a", ".min.js", ".JS", "js", "\xff",
+    "\x01", ".html", ".htm", "l", "/static/app", ".tar.gz", "gz", "."};
+  static char env_val[512], op[256];
+  static const char *kv[] = {"SW_AGENT_IGNORE_SUFFIX", env_val,
+                             "SW_AGENT_TRACE_IGNORE_PATH", NULL, NULL};
+  unsigned seed = 777;
+  int round, k, m;
+  size_t o;
+
+  for (round = 0; round < 400; round++) {
+    o = 0;
+    env_val[0] = '\0';
+    m = rand_r(&seed) % 6;
+    for (k = 0; k < m; k++) {
+      const char *pc = pieces[rand_r(&seed) % SW_ARRAY_LEN(pieces)];
+      o += (size_t)snprintf(env_val + o, sizeof(env_val) - o, "%s%s",
+                            k ? "," : "", pc);
+      if (rand_r(&seed) % 3 == 0)
+        o += (size_t)snprintf(env_val + o, sizeof(env_val) - o, "%s",
+                              pieces[rand_r(&seed) % SW_ARRAY_LEN(pieces)]);
+    }
+    /* An ignore path sometimes, so the suffix check is not the last. */
+    kv[3] = round % 4 == 0 ? "/static/**" : NULL;
+    setup_env(kv);
+    for (k = 0; k < 60; k++) {
+      o = 0;
+      op[0] = '\0';
+      m = rand_r(&seed) % 4;
+      while (m-- > 0)
+        o += (size_t)snprintf(op + o, sizeof(op) - o, "%s",
+                              pieces[rand_r(&seed) % SW_ARRAY_LEN(pieces)]);
+      (void)decide(k % 5 == 0 ? "OPTIONS" : "GET", op);
+    }
+  }
+}
+
+Test(filter, prepared_filter_with_an_empty_suffix_item)
+{
+  /* The list parser never makes one; the prepared filter still agrees
+   * with the reference, which ignores every non-empty name for it. */
+  static const char *const kv[] = {"SW_AGENT_IGNORE_SUFFIX", ".png", NULL};
+
+  setup_env(kv);
+  cfg.ignore_suffix.item[cfg.ignore_suffix.n++] = "";
+  cr_expect_eq(decide("GET", "/x"), 1);
+  cr_expect_eq(decide("GET", ""), 0);
 }

@@ -524,3 +524,67 @@ Test(inject, only_line_bytes_count_zero)
     cr_assert_eq(sw_inject_pending(&ij), k < 8);
   }
 }
+
+/* The byte-at-a-time scan sw_inject_head_len() replaced (memchr() for
+ * each LF instead): both must find the same end for any bytes and any
+ * split into entries. */
+static size_t
+ref_head_len(const struct iovec *iov, int cnt, size_t n)
+{
+  uint32_t last = 0;
+  size_t off = 0;
+  for (int i = 0; i < cnt && off < n && off < 65536; i++) {
+    const unsigned char *p = iov[i].iov_base;
+    size_t len = iov[i].iov_len;
+    if (len > n - off)
+      len = n - off;
+    for (size_t j = 0; j < len && off < 65536; j++, off++) {
+      last = last << 8 | p[j];
+      if (last == 0x0d0a0d0aU)
+        return off + 1;
+    }
+  }
+  return 0;
+}
+
+Test(head_len, same_as_byte_scan_on_random_bytes_and_splits)
+{
+  /* Mostly CR, LF and a letter, so that terminators and near misses
+   * ("\r\n\n", "\n\r\n\r\n", "\r\r\n\r\n") are common. */
+  static const char alphabet[] = "\r\n\r\nab\r";
+  static char buf[70000];
+  unsigned seed = 12345;
+  for (int round = 0; round < 20000; round++) {
+    size_t n = 1 + (size_t)(rand_r(&seed) % 40);
+    if (round % 1000 == 0)
+      n = sizeof(buf) - (size_t)(rand_r(&seed) % 8000);
+    for (size_t i = 0; i < n; i++)
+      buf[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+    if (round % 1000 == 0) /* long heads: reach the 64 KiB limit */
+      for (size_t i = 0; i + 4 < n; i++)
+        if (buf[i] == '\n' && buf[i + 1] == '\r')
+          buf[i + 1] = 'c';
+    if (round % 2000 == 0) /* a terminator ending at, or just past, 64 KiB */
+      memcpy(buf + 65532 + (size_t)(round / 2000 % 3), "\r\n\r\n", 4);
+    struct iovec v[5];
+    int cnt = 0;
+    size_t off = 0;
+    while (cnt < 5 && off < n) {
+      size_t k = cnt == 4 ? n - off : (size_t)(rand_r(&seed) % 6);
+      if (k > n - off)
+        k = n - off;
+      v[cnt].iov_base = buf + off;
+      v[cnt].iov_len = k;
+      cnt++;
+      off += k;
+    }
+    /* n smaller than, equal to or larger than the entries' total. */
+    size_t total = off, lim = total;
+    if (round % 3 == 1 && total > 0)
+      lim = (size_t)(rand_r(&seed) % total);
+    else if (round % 3 == 2)
+      lim = total + 3;
+    cr_assert_eq(sw_inject_head_len(v, cnt, lim), ref_head_len(v, cnt, lim),
+                 "round %d", round);
+  }
+}

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* ---------------------------------------------------------------- base64 */
 
@@ -146,6 +147,153 @@ Test(b64, decoded_nul_is_data)
   /* "YQBi" is "a\0b": base64 carries it; sw8 is what refuses it. */
   cr_assert_eq(sw_b64_decode(out, sizeof(out), "YQBi", 4), 3);
   cr_assert_eq(memcmp(out, "a\0b", 4), 0);
+}
+
+/* The table-free base64 codec that sw8.c used before its tables: a
+ * reference for the table-driven one (same results, same bytes, same
+ * rejections). */
+static const char ref_alphabet[] =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+ref_value(unsigned char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
+  return -1;
+}
+
+static int
+ref_b64_encode(char *out, size_t cap, const char *in, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)in;
+  size_t len, i, o = 0;
+  uint32_t v;
+
+  if (cap > 0)
+    out[0] = '\0';
+  if (n > (size_t)INT32_MAX / 4 * 3)
+    return -1;
+  len = (n + 2) / 3 * 4;
+  if (len >= cap)
+    return -1;
+  for (i = 0; i + 3 <= n; i += 3) {
+    v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+    out[o++] = ref_alphabet[v >> 18];
+    out[o++] = ref_alphabet[(v >> 12) & 63];
+    out[o++] = ref_alphabet[(v >> 6) & 63];
+    out[o++] = ref_alphabet[v & 63];
+  }
+  if (n - i == 1) {
+    v = (uint32_t)p[i] << 16;
+    out[o++] = ref_alphabet[v >> 18];
+    out[o++] = ref_alphabet[(v >> 12) & 63];
+    out[o++] = '=';
+    out[o++] = '=';
+  } else if (n - i == 2) {
+    v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+    out[o++] = ref_alphabet[v >> 18];
+    out[o++] = ref_alphabet[(v >> 12) & 63];
+    out[o++] = ref_alphabet[(v >> 6) & 63];
+    out[o++] = '=';
+  }
+  out[o] = '\0';
+  return (int)o;
+}
+
+static int
+ref_b64_decode(char *out, size_t cap, const char *in, size_t n)
+{
+  const unsigned char *p = (const unsigned char *)in;
+  size_t i, o = 0, len, pad = 0;
+  int a, b, c, d;
+
+  if (cap > 0)
+    out[0] = '\0';
+  if (n % 4 != 0)
+    return -1;
+  if (n > 0 && p[n - 1] == '=')
+    pad = (p[n - 2] == '=') ? 2 : 1;
+  len = n / 4 * 3 - pad;
+  if (len >= cap || len > INT32_MAX)
+    return -1;
+  for (i = 0; i < n; i += 4) {
+    a = ref_value(p[i]);
+    b = ref_value(p[i + 1]);
+    if (i + 4 == n && pad == 2) {
+      if (a < 0 || b < 0 || (b & 15) != 0)
+        goto bad;
+      out[o++] = (char)(a << 2 | b >> 4);
+      break;
+    }
+    c = ref_value(p[i + 2]);
+    if (i + 4 == n && pad == 1) {
+      if (a < 0 || b < 0 || c < 0 || (c & 3) != 0)
+        goto bad;
+      out[o++] = (char)(a << 2 | b >> 4);
+      out[o++] = (char)((b & 15) << 4 | c >> 2);
+      break;
+    }
+    d = ref_value(p[i + 3]);
+    if (a < 0 || b < 0 || c < 0 || d < 0)
+      goto bad;
+    out[o++] = (char)(a << 2 | b >> 4);
+    out[o++] = (char)((b & 15) << 4 | c >> 2);
+    out[o++] = (char)((c & 3) << 6 | d);
+  }
+  out[o] = '\0';
+  return (int)o;
+
+bad:
+  out[0] = '\0';
+  return -1;
+}
+
+/* Random bytes, random base64-ish text (valid and not), every length up
+ * to 40 and a few long ones, every capacity around the need: the tables
+ * give what the reference gives. */
+Test(b64, same_as_table_free_reference)
+{
+  static const char text[] = "ABCZazAZ09+/=====-\0\xff";
+  char in[1200], tmp[1200], a[1700], b[1700];
+  unsigned seed = 4242;
+  int round, x, y;
+  size_t n, i, cap, span;
+
+  for (round = 0; round < 20000; round++) {
+    n = round < 2000 ? (size_t)(round % 41)
+                     : (size_t)(rand_r(&seed) % (round % 100 ? 41 : 1200));
+    for (i = 0; i < n; i++)
+      in[i] = round % 2 ? (char)rand_r(&seed)
+                        : text[rand_r(&seed) % (sizeof(text) - 1)];
+    if (round % 3 == 0 && n >= 4) { /* valid base64 of something */
+      memcpy(tmp, in, n);
+      ref_b64_encode(in, n + 1, tmp, n / 4 * 3);
+    }
+    for (cap = 0; cap <= 2 * n + 8 && cap <= sizeof(a); cap += 1 + cap / 8) {
+      span = cap + 8 < sizeof(a) ? cap + 8 : sizeof(a);
+      memset(a, 'x', span);
+      memset(b, 'x', span);
+      x = sw_b64_encode(a, cap, in, n);
+      y = ref_b64_encode(b, cap, in, n);
+      cr_assert_eq(x, y, "encode n %zu cap %zu", n, cap);
+      cr_assert(memcmp(a, b, span) == 0, "encode n %zu cap %zu", n, cap);
+      memset(a, 'x', span);
+      memset(b, 'x', span);
+      x = sw_b64_decode(a, cap, in, n);
+      y = ref_b64_decode(b, cap, in, n);
+      cr_assert_eq(x, y, "decode \"%.*s\" cap %zu", (int)n, in, cap);
+      cr_assert(memcmp(a, b, span) == 0, "decode n %zu cap %zu", n, cap);
+    }
+  }
 }
 
 /* ---------------------------------------------------------------- sw8 */
