@@ -60,7 +60,6 @@
 #include <sys/mman.h>
 
 #include "conn.h"
-#include "filter.h"
 #include "sw8.h"
 #include "sw_guard.h"
 #include "sw_runtime.h"
@@ -795,7 +794,7 @@ transfer_start(struct sw_curl_lib *L, CURL *h, CURLM *m)
     return NULL; /* not an HTTP transfer */
   sw_strlcpy(r->method, slot_method(s), sizeof(r->method));
   char parent_endpoint[SW_OP_MAX];
-  if (sw_filter_ignored(sw_cfg, r->method, r->op) ||
+  if (sw_conn_ignored(r->method, r->op) ||
       sw_conn_exit_identity(r, parent_endpoint, sizeof(parent_endpoint))) {
     SW_STAT_INC(requests_ignored);
     return NULL;
