@@ -17,12 +17,20 @@
  * - An empty value means "unset", as in Python; a value that is only
  *   white space is malformed.
  * - Malformed values fall back to the default after exactly one warn()
- *   call per variable, instead of raising at import time. */
+ *   call per variable, instead of raising at import time.
+ *
+ * Start-up cost: every preloaded process runs this, traced or not, so it
+ * writes only what it sets (no clearing of the 25 KB struct), formats
+ * without stdio, and the constructor looks variables up in a table of
+ * the environment's SW_* entries made in one pass (struct sw_env).
+ * Whether the process is traced at all is decided first, from three
+ * variables, by sw_config_traced(). */
 #include "sw_common.h"
 
 #include "sw_config.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +47,7 @@ struct cfg_ctx {
   sw_getenv_fn get;
   sw_warn_fn warn;
   void *ud;
+  int zeroed; /* the struct is all zero: an empty list is left unwritten */
 };
 
 /* The value of name, or NULL when it is unset or empty. */
@@ -104,26 +113,37 @@ word_is(const char *v, const char *word)
   return 1;
 }
 
-static void
-get_bool(struct cfg_ctx *x, const char *name, int def, int *out)
+/* The boolean v (not NULL) spells: 1, 0, or -1 when it is none of the
+ * words. */
+static int
+bool_word(const char *v)
 {
   static const char *const yes[] = {"true", "1", "yes", "on"};
   static const char *const no[] = {"false", "0", "no", "off"};
-  const char *v = env(x, name);
   size_t i;
+
+  for (i = 0; i < SW_ARRAY_LEN(yes); i++) {
+    if (word_is(v, yes[i]))
+      return 1;
+    if (word_is(v, no[i]))
+      return 0;
+  }
+  return -1;
+}
+
+static void
+get_bool(struct cfg_ctx *x, const char *name, int def, int *out)
+{
+  const char *v = env(x, name);
+  int b;
 
   *out = def;
   if (v == NULL)
     return;
-  for (i = 0; i < SW_ARRAY_LEN(yes); i++) {
-    if (word_is(v, yes[i])) {
-      *out = 1;
-      return;
-    }
-    if (word_is(v, no[i])) {
-      *out = 0;
-      return;
-    }
+  b = bool_word(v);
+  if (b >= 0) {
+    *out = b;
+    return;
   }
   bad(x, name, v, def ? "true" : "false");
 }
@@ -187,48 +207,92 @@ get_str(struct cfg_ctx *x, const char *name, const char *def, char *dst,
     put_str(x, name, v, dst, cap);
 }
 
-/* Splits s on commas into l: items trimmed, empty ones skipped,
- * upper-cased when asked, and each at most maxlen bytes. Items that do
- * not fit (too many, too long, buffer full) are dropped; later ones that
- * fit are still kept. Returns 0, or -1 when something was dropped. */
+/* Walks a comma-separated value the way list_parse() fills a list:
+ * items trimmed, empty ones skipped, and each at most maxlen bytes. Items
+ * that do not fit (too many, too long, buffer full) are dropped; later
+ * ones that fit are still kept. */
+struct list_iter {
+  const char *s; /* the rest of the value; NULL at the end */
+  size_t maxlen; /* longest item kept */
+  int n;         /* items kept so far */
+  size_t used;   /* bytes of the list buffer they take, NULs included */
+  int dropped;   /* some item did not fit */
+};
+
+static void
+list_iter_init(struct list_iter *it, const char *s, size_t maxlen)
+{
+  it->s = s;
+  it->maxlen = maxlen;
+  it->n = 0;
+  it->used = 0;
+  it->dropped = 0;
+}
+
+/* The next kept item, [*b, *b + *len); 0 at the end. */
+static int
+list_next(struct list_iter *it, const char **b, size_t *len)
+{
+  const char *s, *e, *comma;
+  size_t n;
+
+  while ((s = it->s) != NULL) {
+    /* A loop, not strchr() and strlen(): see item_match(). */
+    for (e = s; *e != '\0' && *e != ','; e++)
+      ;
+    comma = *e == ',' ? e : NULL;
+    it->s = comma != NULL ? comma + 1 : NULL;
+    trim(&s, &e);
+    n = (size_t)(e - s);
+    if (n == 0)
+      continue;
+    if (it->n >= SW_MAX_PATTERNS || n > it->maxlen ||
+        n + 1 > SW_PATTERN_BUF - it->used) {
+      it->dropped = 1;
+      continue;
+    }
+    it->n++;
+    it->used += n + 1;
+    *b = s;
+    *len = n;
+    return 1;
+  }
+  return 0;
+}
+
+/* Splits s on commas into l (see struct list_iter), upper-cased when
+ * asked. Writes l->n, the items kept and their bytes, nothing else.
+ * Returns 0, or -1 when something was dropped. */
 static int
 list_parse(struct sw_list *l, const char *s, int upper, size_t maxlen)
 {
-  const char *b, *e, *comma;
-  size_t used = 0, len, i;
-  int dropped = 0;
+  struct list_iter it;
+  const char *b;
+  char *dst;
+  size_t len, i;
 
-  memset(l, 0, sizeof(*l));
-  if (s == NULL)
-    return 0;
-  for (;;) {
-    comma = strchr(s, ',');
-    b = s;
-    e = comma != NULL ? comma : s + strlen(s);
-    trim(&b, &e);
-    len = (size_t)(e - b);
-    if (len > 0) {
-      if (l->n >= SW_MAX_PATTERNS || len > maxlen ||
-          len + 1 > SW_PATTERN_BUF - used) {
-        dropped = 1;
-      } else {
-        for (i = 0; i < len; i++)
-          l->buf[used + i] = upper ? (char)to_upper((unsigned char)b[i]) : b[i];
-        l->buf[used + len] = '\0';
-        l->item[l->n++] = l->buf + used;
-        used += len + 1;
-      }
+  list_iter_init(&it, s, maxlen);
+  while (list_next(&it, &b, &len)) {
+    dst = l->buf + (it.used - len - 1);
+    if (upper) {
+      for (i = 0; i < len; i++)
+        dst[i] = (char)to_upper((unsigned char)b[i]);
+    } else {
+      memcpy(dst, b, len);
     }
-    if (comma == NULL)
-      break;
-    s = comma + 1;
+    dst[len] = '\0';
+    l->item[it.n - 1] = dst;
   }
-  return dropped ? -1 : 0;
+  l->n = it.n;
+  return it.dropped ? -1 : 0;
 }
 
 int
 sw_list_parse(struct sw_list *l, const char *s, int upper)
 {
+  /* Unlike the configuration's own lists, a list given here is cleared
+   * whole first (items past n are NULL). */
+  memset(l, 0, sizeof(*l));
   return list_parse(l, s, upper, SW_PATTERN_BUF - 1);
 }
 
@@ -240,7 +304,8 @@ get_list(struct cfg_ctx *x, const char *name, const char *def, int upper,
   char used[64];
 
   if (v == NULL) {
-    list_parse(l, def, upper, maxlen);
+    if (def != NULL || !x->zeroed)
+      list_parse(l, def, upper, maxlen);
     return;
   }
   if (list_parse(l, v, upper, maxlen) < 0) {
@@ -363,8 +428,10 @@ get_service(struct cfg_ctx *x, struct sw_config *c, const char *exe_name)
     sw_strlcpy(c->service, exe_name != NULL && exe_name[0] != '\0' ? exe_name
                                                                  : "unknown",
                sizeof(c->service));
-  if (ns == NULL)
+  if (ns == NULL) {
+    c->namespace_[0] = '\0';
     return;
+  }
   nslen = strlen(ns);
   sw_strlcpyn(c->namespace_, sizeof(c->namespace_), ns, nslen);
   len = strlen(c->service);
@@ -379,6 +446,30 @@ get_service(struct cfg_ctx *x, struct sw_config *c, const char *exe_name)
     bad(x, "SW_AGENT_NAMESPACE", ns, c->service);
 }
 
+/* snprintf(dst, cap, "%d@%s", pid, host), without stdio: the only
+ * formatting a default start-up needs, and printf would be the one
+ * reason to page in its code. */
+SW_STATIC void
+fmt_pid_at(char *dst, size_t cap, int pid, const char *host)
+{
+  char num[16];
+  char *p = num + sizeof(num);
+  unsigned int u = pid < 0 ? 0u - (unsigned int)pid : (unsigned int)pid;
+  size_t n;
+
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u != 0);
+  if (pid < 0)
+    *--p = '-';
+  n = sw_strlcpyn(dst, cap, p, (size_t)(num + sizeof(num) - p));
+  if (n + 1 < cap) {
+    dst[n] = '@';
+    sw_strlcpy(dst + n + 1, host, cap - n - 1);
+  }
+}
+
 static void
 get_instance(struct cfg_ctx *x, struct sw_config *c, int pid,
              const char *host)
@@ -390,8 +481,8 @@ get_instance(struct cfg_ctx *x, struct sw_config *c, int pid,
     c->instance_is_default = 0;
     return;
   }
-  snprintf(c->instance, sizeof(c->instance), "%d@%s", pid,
-           host != NULL && host[0] != '\0' ? host : "unknown");
+  fmt_pid_at(c->instance, sizeof(c->instance), pid,
+             host != NULL && host[0] != '\0' ? host : "unknown");
   c->instance_is_default = 1;
 }
 
@@ -423,14 +514,12 @@ pow2_ceil(uint32_t v)
   return r;
 }
 
-void
-sw_config_parse(struct sw_config *c, sw_getenv_fn get, sw_warn_fn warn,
-                void *ud, const char *exe_name, int pid, const char *host)
+static void
+parse(struct cfg_ctx *xp, struct sw_config *c, const char *exe_name, int pid,
+      const char *host)
 {
-  struct cfg_ctx x = {get, warn, ud};
+  struct cfg_ctx x = *xp;
   long v;
-
-  memset(c, 0, sizeof(*c));
 
   get_bool(&x, "SW_AGENT_DISABLE", 0, &c->disabled);
   get_service(&x, c, exe_name);
@@ -484,6 +573,205 @@ sw_config_parse(struct sw_config *c, sw_getenv_fn get, sw_warn_fn warn,
           c->kafka_topic_segment, sizeof(c->kafka_topic_segment));
   get_str(&x, "SW_KAFKA_TOPIC_MANAGEMENT", "skywalking-managements",
           c->kafka_topic_management, sizeof(c->kafka_topic_management));
+}
+
+void
+sw_config_parse(struct sw_config *c, sw_getenv_fn get, sw_warn_fn warn,
+                void *ud, const char *exe_name, int pid, const char *host)
+{
+  struct cfg_ctx x = {get, warn, ud, 0};
+
+  parse(&x, c, exe_name, pid, host);
+}
+
+void
+sw_config_parse_zeroed(struct sw_config *c, sw_getenv_fn get,
+                       sw_warn_fn warn, void *ud, const char *exe_name,
+                       int pid, const char *host)
+{
+  struct cfg_ctx x = {get, warn, ud, 1};
+
+  parse(&x, c, exe_name, pid, host);
+}
+
+/* fnmatch() with the item [b, b + len) as the pattern. */
+static __attribute__((noinline)) int
+item_match_long(const char *b, size_t len, const char *name)
+{
+  char pat[SW_PATTERN_BUF];
+
+  sw_strlcpyn(pat, sizeof(pat), b, len);
+  return fnmatch(pat, name, 0) == 0;
+}
+
+/* fnmatch(item, name, 0) == 0 for the item [b, b + len). The decision
+ * of an excluded process makes no libc call but this fnmatch(), and none
+ * at all for a pattern without wildcards (compared here: fnmatch() with
+ * no flags matches such a pattern literally). A first call to a libc
+ * function costs this object a lazy symbol lookup (~750 instructions)
+ * and often a page fault on the function's code. */
+static int
+item_match(const char *b, size_t len, const char *name)
+{
+  char pat[128];
+  size_t i;
+
+  for (i = 0; i < len; i++) {
+    if (b[i] == '*' || b[i] == '?' || b[i] == '[' || b[i] == '\\')
+      break;
+  }
+  if (i == len) {
+    for (i = 0; i < len; i++) {
+      if (name[i] != b[i])
+        return 0;
+    }
+    return name[len] == '\0';
+  }
+  if (len >= sizeof(pat))
+    return item_match_long(b, len, name);
+  memcpy(pat, b, len);
+  pat[len] = '\0';
+  return fnmatch(pat, name, 0) == 0;
+}
+
+/* Whether name matches an item that get_list() would keep of v (NULL:
+ * none); *kept is how many it keeps, and *clean is cleared when it would
+ * drop one (and warn). */
+static int
+value_match(const char *v, const char *name, int *kept, int *clean)
+{
+  struct list_iter it;
+  const char *b;
+  size_t len;
+  int hit = 0;
+
+  list_iter_init(&it, v, SW_PATTERN_BUF - 1);
+  while (list_next(&it, &b, &len)) {
+    if (!hit && item_match(b, len, name))
+      hit = 1;
+  }
+  *kept = it.n;
+  if (it.dropped)
+    *clean = 0;
+  return hit;
+}
+
+int
+sw_config_traced(sw_getenv_fn get, void *ud, const char *exe_name,
+                 int *clean)
+{
+  struct cfg_ctx x = {get, NULL, ud, 0};
+  const char *v, *name = exe_name != NULL ? exe_name : "";
+  int ok = 1, disabled = 0, excluded, included, nexclude, ninclude;
+
+  v = env(&x, "SW_AGENT_DISABLE");
+  if (v != NULL) {
+    disabled = bool_word(v);
+    if (disabled < 0) {
+      disabled = 0;
+      ok = 0;
+    }
+  }
+  excluded = value_match(env(&x, "SW_AGENT_EXCLUDE"), name, &nexclude, &ok);
+  included = value_match(env(&x, "SW_AGENT_INCLUDE"), name, &ninclude, &ok);
+  if (clean != NULL)
+    *clean = ok;
+  return !disabled && !excluded && (ninclude == 0 || included);
+}
+
+int
+sw_list_match(const struct sw_list *l, const char *name)
+{
+  int i;
+
+  for (i = 0; i < l->n; i++) {
+    if (fnmatch(l->item[i], name, 0) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+void
+sw_env_scan(struct sw_env *e, char *const *envp)
+{
+  char *const *p;
+
+  e->envp = envp;
+  e->n = 0;
+  if (envp == NULL)
+    return;
+  for (p = envp; *p != NULL; p++) {
+    if ((*p)[0] != 'S' || (*p)[1] != 'W' || (*p)[2] != '_')
+      continue;
+    if (e->n == SW_ENV_MAX) {
+      e->n = -1;
+      return;
+    }
+    e->entry[e->n++] = *p;
+  }
+}
+
+/* The value of entry when it is "name=value" (name not empty). Loops,
+ * not strlen() and strncmp(): see item_match(). */
+static const char *
+entry_value(const char *entry, const char *name)
+{
+  while (*name != '\0' && *entry == *name) {
+    entry++;
+    name++;
+  }
+  return *name == '\0' && *entry == '=' ? entry + 1 : NULL;
+}
+
+const char *
+sw_env_get(const char *name, void *ud)
+{
+  const struct sw_env *e = ud;
+  const char *v;
+  char *const *p;
+  int i;
+
+  if (name[0] == '\0')
+    return NULL;
+  if (e->n >= 0 && name[0] == 'S' && name[1] == 'W' && name[2] == '_') {
+    for (i = 0; i < e->n; i++) {
+      if ((v = entry_value(e->entry[i], name)) != NULL)
+        return v;
+    }
+    return NULL;
+  }
+  /* Too many SW_* entries to keep, or another name: as getenv() does. */
+  if (e->envp == NULL)
+    return NULL;
+  for (p = e->envp; *p != NULL; p++) {
+    if ((v = entry_value(*p, name)) != NULL)
+      return v;
+  }
+  return NULL;
+}
+
+int
+sw_env_only(const struct sw_env *e, const char *const *names, size_t n)
+{
+  const char *eq;
+  size_t i;
+  int k;
+
+  if (e->n < 0)
+    return 0;
+  for (k = 0; k < e->n; k++) {
+    for (eq = e->entry[k]; *eq != '\0' && *eq != '='; eq++)
+      ;
+    if (*eq == '\0' || eq[1] == '\0')
+      continue; /* never a value, or an empty one: unset */
+    for (i = 0; i < n; i++) {
+      if (names[i][0] != '\0' && entry_value(e->entry[k], names[i]) != NULL)
+        break;
+    }
+    if (i == n)
+      return 0;
+  }
+  return 1;
 }
 
 const char *

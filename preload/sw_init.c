@@ -6,12 +6,22 @@
  * turns the hooks on (sw_active). An excluded process allocates nothing,
  * starts no thread and dlopen()s nothing; its hooks pass straight through.
  * Hooks entered before the constructor ran (another library's
- * constructor) also pass straight through. */
+ * constructor) also pass straight through.
+ *
+ * Start-up cost: every process started with the preload pays for this
+ * constructor, traced or not, so it does the least first. One pass over
+ * environ collects the SW_* entries; the three variables that decide
+ * whether the process is traced are read (and the exclude and include
+ * patterns matched) before anything else. An excluded process then stops:
+ * the full configuration is parsed only when some other SW_* variable is
+ * set or one of the three is malformed (its warnings are still printed,
+ * once), and it does not even resolve the real functions: its first hook
+ * does that (sw_real_init()). Nothing written at start lives in the big
+ * tables, which are filled or mapped only for a traced process. */
 #include "sw_common.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,17 +45,17 @@
 
 __thread int sw_tls_busy __attribute__((tls_model("initial-exec")));
 
+/* What the constructor of a traced process writes, placed where it costs
+ * no page fault of its own: the small variables in .data, whose page the
+ * loader has already written (relocations). Of the configuration's 25 KB,
+ * a default one (sw_config_parse_zeroed()) writes the first 2.5 KB only.
+ * (Aligning it to a page would align all of .bss, which then no longer
+ * shares the .data page: one more fault in every process, at exit.) */
+#define SW_LOADER_DIRTY __attribute__((section(".data")))
 static struct sw_config cfg_store;
 const struct sw_config *sw_cfg = &cfg_store;
-_Atomic int sw_active;
-static char hostname[256];
-
-static const char *
-env_get(const char *name, void *ud)
-{
-  (void)ud;
-  return getenv(name);
-}
+_Atomic int sw_active SW_LOADER_DIRTY;
+static char hostname[256] SW_LOADER_DIRTY;
 
 static void
 env_warn(const char *name, const char *value, const char *used, void *ud)
@@ -58,24 +68,19 @@ env_warn(const char *name, const char *value, const char *used, void *ud)
          len > 64 ? "..." : "", used);
 }
 
-static int
-list_match(const struct sw_list *l, const char *name)
-{
-  for (int i = 0; i < l->n; i++)
-    if (fnmatch(l->item[i], name, 0) == 0)
-      return 1;
-  return 0;
-}
-
 static uint64_t
-make_seed(void)
+make_seed(pid_t pid)
 {
   uint64_t seed = 0;
   struct timespec ts;
+  if (syscall(SYS_getrandom, &seed, sizeof(seed), 0) == sizeof(seed))
+    return seed ^ ((uint64_t)pid << 32);
+  /* No getrandom (old kernel, seccomp): the clock makes the seed differ
+   * between processes that reuse a pid. Not read otherwise: the first
+   * clock_gettime() of a process pages in the vDSO. */
+  seed = 0;
   clock_gettime(CLOCK_REALTIME, &ts);
-  if (syscall(SYS_getrandom, &seed, sizeof(seed), 0) != sizeof(seed))
-    seed = 0;
-  return seed ^ ((uint64_t)getpid() << 32) ^ (uint64_t)ts.tv_nsec ^
+  return seed ^ ((uint64_t)pid << 32) ^ (uint64_t)ts.tv_nsec ^
          ((uint64_t)ts.tv_sec << 20);
 }
 
@@ -104,11 +109,13 @@ pthread_atfork(void (*prepare)(void), void (*parent)(void),
                            &__dso_handle == NULL ? NULL : __dso_handle);
 }
 
-/* glibc's own symbol, absent from every other C library. */
+/* glibc's own symbol, absent from every other C library. Looked up
+ * after this object only (the C library always comes after a preloaded
+ * one): half the cost of searching from the executable on. */
 static int
 libc_is_glibc(void)
 {
-  return dlsym(RTLD_DEFAULT, "gnu_get_libc_version") != NULL;
+  return dlsym(RTLD_NEXT, "gnu_get_libc_version") != NULL;
 }
 
 static void
@@ -121,7 +128,7 @@ atfork_child(void)
   if (cfg_store.instance_is_default)
     snprintf(cfg_store.instance, sizeof(cfg_store.instance), "%d@%.60s",
              (int)getpid(), hostname);
-  sw_trace_atfork_child(make_seed());
+  sw_trace_atfork_child(make_seed(getpid()));
   sw_conn_atfork_child();
   sw_reporter_atfork_child();
   /* The counters describe this process: the parent reports its own. */
@@ -146,19 +153,37 @@ libdir_of_self(char *out, size_t cap)
   }
 }
 
+/* The variables sw_config_traced() reads (and reports, through *clean). */
+static const char *const decide_vars[] = {"SW_AGENT_DISABLE", "SW_AGENT_EXCLUDE",
+                                          "SW_AGENT_INCLUDE"};
+
 __attribute__((constructor)) static void
 sw_ctor(void)
 {
   int saved = errno;
+  struct sw_env env;
+  int clean;
   sw_tls_busy++;
-  sw_real_init();
-  if (gethostname(hostname, sizeof(hostname) - 1) != 0)
-    sw_strlcpy(hostname, "localhost", sizeof(hostname));
+  sw_env_scan(&env, environ);
   const char *exe = program_invocation_short_name;
   if (!exe || !exe[0])
     exe = "unknown";
-  sw_config_parse(&cfg_store, env_get, env_warn, NULL, exe, (int)getpid(),
-                  hostname);
+  if (!sw_config_traced(sw_env_get, &env, exe, &clean)) {
+    /* Disabled or excluded. Its malformed variables are still reported,
+     * as a traced process reports them: parse everything unless nothing
+     * but the three deciding variables is set and they are well formed.
+     * The instance name is never used here: no host name is asked for. */
+    if (!clean || !sw_env_only(&env, decide_vars, SW_ARRAY_LEN(decide_vars)))
+      sw_config_parse_zeroed(&cfg_store, sw_env_get, env_warn, &env, exe,
+                             (int)getpid(), NULL);
+    goto out;
+  }
+
+  if (gethostname(hostname, sizeof(hostname) - 1) != 0)
+    sw_strlcpy(hostname, "localhost", sizeof(hostname));
+  pid_t pid = getpid();
+  sw_config_parse_zeroed(&cfg_store, sw_env_get, env_warn, &env, exe,
+                         (int)pid, hostname);
   sw_log_set_level(cfg_store.log_level);
   /* A glibc build loaded by another C library's loader (musl's does load
    * it): the ABI details the hooks and the reporter rely on are glibc's,
@@ -167,9 +192,7 @@ sw_ctor(void)
     SW_DEBUG("the C library is not glibc: not tracing %s", exe);
     goto out;
   }
-  if (cfg_store.disabled || list_match(&cfg_store.exclude, exe) ||
-      (cfg_store.include.n > 0 && !list_match(&cfg_store.include, exe)))
-    goto out;
+  sw_real_init();
 
   struct rlimit rl;
   uint32_t max_fds = 65536;
@@ -178,7 +201,7 @@ sw_ctor(void)
     max_fds = rl.rlim_max > SW_MAX_FDS ? SW_MAX_FDS : (uint32_t)rl.rlim_max;
   char libdir[PATH_MAX];
   libdir_of_self(libdir, sizeof(libdir));
-  sw_trace_init(make_seed());
+  sw_trace_init(make_seed(pid));
   if (sw_conn_init(&cfg_store, max_fds, SW_CONN_SLOTS) != 0 ||
       sw_reporter_setup(&cfg_store, libdir, hostname) != 0) {
     sw_log(SW_LOG_ERROR, "cannot allocate tables: not tracing");

@@ -6,7 +6,11 @@
  * relies on: at most one warning per variable, every string terminated
  * inside its field, numbers within their ranges, a power-of-two ring,
  * list items non-empty, trimmed and inside the list buffer. The parsed
- * lists are then used by the filter, as the hooks would.
+ * lists are then used by the filter, as the hooks would. The constructor's
+ * fast paths are checked against the full parse: parsing into a struct
+ * full of garbage, or with sw_config_parse_zeroed() into a zeroed one,
+ * gives the same configuration, and sw_config_traced() the same decision
+ * (and the same "would warn" answer) as matching the parsed lists.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Ipreload \
  *     tests/fuzz/fuzz_config.c preload/sw_config.c preload/filter.c \
@@ -38,6 +42,7 @@ static const char *const vars[] = {
   "SW_AGENT_EXCLUDE",
   "SW_KAFKA_TOPIC_SEGMENT",
   "SW_AGENT_AUTHENTICATION",
+  "SW_AGENT_INCLUDE",
 };
 
 #define NVARS (sizeof(vars) / sizeof(vars[0]))
@@ -105,10 +110,88 @@ check_list(const struct sw_list *l, size_t maxlen)
   }
 }
 
+static void
+same_str(const char *a, const char *b)
+{
+  if (strcmp(a, b) != 0)
+    abort();
+}
+
+static void
+same_list(const struct sw_list *a, const struct sw_list *b)
+{
+  int i;
+
+  if (a->n != b->n)
+    abort();
+  for (i = 0; i < a->n; i++)
+    same_str(a->item[i], b->item[i]);
+}
+
+/* Field by field (bytes after terminators and items past n may differ). */
+static void
+same_config(const struct sw_config *a, const struct sw_config *b)
+{
+  if (a->disabled != b->disabled || a->instance_is_default != b->instance_is_default ||
+      a->protocol != b->protocol || a->force_tls != b->force_tls ||
+      a->heartbeat_period_s != b->heartbeat_period_s ||
+      a->properties_factor != b->properties_factor ||
+      a->ring_size != b->ring_size || a->log_level != b->log_level ||
+      a->flush_timeout_ms != b->flush_timeout_ms ||
+      a->queue_timeout_ms != b->queue_timeout_ms ||
+      a->inject_headers != b->inject_headers ||
+      a->params_length_threshold != b->params_length_threshold ||
+      a->log_safe_mode != b->log_safe_mode)
+    abort();
+  same_str(a->service, b->service);
+  same_str(a->instance, b->instance);
+  same_str(a->namespace_, b->namespace_);
+  same_str(a->backend, b->backend);
+  same_str(a->authentication, b->authentication);
+  same_str(a->file_path, b->file_path);
+  same_str(a->kafka_servers, b->kafka_servers);
+  same_str(a->kafka_namespace, b->kafka_namespace);
+  same_str(a->kafka_topic_segment, b->kafka_topic_segment);
+  same_str(a->kafka_topic_management, b->kafka_topic_management);
+  same_list(&a->ignore_suffix, &b->ignore_suffix);
+  same_list(&a->exclude, &b->exclude);
+  same_list(&a->include, &b->include);
+  same_list(&a->ignore_path, &b->ignore_path);
+  same_list(&a->ignore_method, &b->ignore_method);
+}
+
+static size_t
+var_index(const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < NVARS; i++) {
+    if (strcmp(vars[i], name) == 0)
+      return i;
+  }
+  abort();
+}
+
+/* sw_config_traced() against the parsed configuration, for exe. */
+static void
+check_traced(const struct sw_config *c, struct fuzz_env *e, const char *exe)
+{
+  int clean = -1, want_clean, want;
+
+  want = !c->disabled && !sw_list_match(&c->exclude, exe) &&
+         (c->include.n == 0 || sw_list_match(&c->include, exe));
+  want_clean = !e->warned[var_index("SW_AGENT_DISABLE")] &&
+               !e->warned[var_index("SW_AGENT_EXCLUDE")] &&
+               !e->warned[var_index("SW_AGENT_INCLUDE")];
+  if (sw_config_traced(fuzz_get, e, exe, &clean) != want ||
+      clean != want_clean)
+    abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  static struct sw_config c;
+  static struct sw_config c, other;
   struct fuzz_env e;
   char *buf, *p, *nl, *end;
   char out[256];
@@ -174,6 +257,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   if (sw_config_format(&c, out, sizeof(out)) < strlen(out))
     abort();
+
+  /* The constructor's fast paths. */
+  memset(&other, 0xa5, sizeof(other));
+  sw_config_parse(&other, fuzz_get, NULL, &e, "fuzz", 1, "host");
+  same_config(&other, &c);
+  memset(&other, 0, sizeof(other));
+  sw_config_parse_zeroed(&other, fuzz_get, NULL, &e, "fuzz", 1, "host");
+  same_config(&other, &c);
+  check_traced(&c, &e, "fuzz");
+  check_traced(&c, &e, c.service);
+  if (c.exclude.n > 0)
+    check_traced(&c, &e, c.exclude.item[0]);
+  if (c.include.n > 0)
+    check_traced(&c, &e, c.include.item[c.include.n - 1]);
 
   free(buf);
   return 0;

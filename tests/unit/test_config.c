@@ -11,7 +11,9 @@
 #include "sw_config.h"
 
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define HUGE_LEN (1024 * 1024)
 
@@ -949,4 +951,391 @@ Test(config, string_length_boundaries)
   parse(kv);
   expect_one_warning("SW_AGENT_COLLECTOR_BACKEND_SERVICES", v,
                      "127.0.0.1:11800");
+}
+
+/* ---------------------------------------------------------------- start-up
+ *
+ * The constructor's fast paths, each against the slow path it replaces:
+ * sw_config_parse() without clearing the struct (into garbage, and
+ * sw_config_parse_zeroed() into zeroes) against a parse into a cleared
+ * struct; sw_config_traced() against parsing everything and matching the
+ * lists; sw_env_get() against getenv(); fmt_pid_at() against snprintf(). */
+
+void fmt_pid_at(char *dst, size_t cap, int pid, const char *host);
+
+/* Parses kv three ways and expects the same configuration and warnings:
+ * into a cleared struct (the reference), into one full of garbage, and
+ * with sw_config_parse_zeroed() into a cleared one. */
+static void
+expect_parse_ways_agree(const char *const *kv, const char *what)
+{
+  static struct sw_config ref, other;
+  int nref;
+
+  memset(&ref, 0, sizeof(ref));
+  nwarn = 0;
+  sw_config_parse(&ref, env_get, record_warn, (void *)kv, "myapp", 4242,
+                  "myhost");
+  nref = nwarn;
+
+  memset(&other, 0xa5, sizeof(other));
+  nwarn = 0;
+  sw_config_parse(&other, env_get, record_warn, (void *)kv, "myapp", 4242,
+                  "myhost");
+  cr_expect_eq(nwarn, nref, "%s: warnings into garbage", what);
+  expect_config_eq(&other, &ref, what);
+
+  memset(&other, 0, sizeof(other));
+  nwarn = 0;
+  sw_config_parse_zeroed(&other, env_get, record_warn, (void *)kv, "myapp",
+                         4242, "myhost");
+  cr_expect_eq(nwarn, nref, "%s: warnings, zeroed", what);
+  expect_config_eq(&other, &ref, what);
+}
+
+Test(config, parse_sets_every_field_without_clearing)
+{
+  static const char *const none[] = {NULL};
+  static const char *const good[] = {
+    "SW_AGENT_NAME", "checkout",
+    "SW_AGENT_NAMESPACE", "prod",
+    "SW_AGENT_INSTANCE_NAME", "checkout-1",
+    "SW_AGENT_PROTOCOL", "http",
+    "SW_AGENT_AUTHENTICATION", "s3cret",
+    "SW_AGENT_TRACE_IGNORE_PATH", "/health,/static/**",
+    "SW_AGENT_IGNORE_SUFFIX", ".txt",
+    "SW_PLUGIN_HTTP_IGNORE_METHOD", "options,head",
+    "SW_AGENT_EXCLUDE", "a*,b",
+    "SW_AGENT_INCLUDE", " , ,",
+    "SW_KAFKA_NAMESPACE", "ns",
+    NULL};
+  const char *kv[3] = {NULL, NULL, NULL};
+  char what[160];
+  size_t i;
+
+  expect_parse_ways_agree(none, "defaults");
+  expect_parse_ways_agree(good, "good values");
+  for (i = 0; i < SW_ARRAY_LEN(garbage); i++) {
+    kv[0] = garbage[i].name;
+    kv[1] = garbage[i].value;
+    snprintf(what, sizeof(what), "%s=\"%s\"", kv[0], kv[1]);
+    expect_parse_ways_agree(kv, what);
+  }
+  for (i = 0; i < SW_ARRAY_LEN(all_vars); i++) {
+    kv[0] = all_vars[i];
+    kv[1] = "";
+    expect_parse_ways_agree(kv, all_vars[i]);
+  }
+}
+
+Test(config, parse_zeroed_leaves_unset_lists_untouched)
+{
+  static const char *const none[] = {NULL};
+  static struct sw_config c;
+  static const unsigned char zero[sizeof(struct sw_list)];
+
+  memset(&c, 0, sizeof(c));
+  sw_config_parse_zeroed(&c, env_get, NULL, (void *)none, "a", 1, "h");
+  cr_expect(memcmp(&c.exclude, zero, sizeof(zero)) == 0);
+  cr_expect(memcmp(&c.include, zero, sizeof(zero)) == 0);
+  cr_expect(memcmp(&c.ignore_path, zero, sizeof(zero)) == 0);
+  cr_expect(memcmp(&c.ignore_method, zero, sizeof(zero)) == 0);
+  cr_expect_gt(c.ignore_suffix.n, 0);
+  /* A default configuration writes only the first 2.5 KB or so. */
+  cr_expect_lt((const char *)c.ignore_suffix.item[c.ignore_suffix.n - 1] -
+                   (const char *)&c,
+               3072);
+}
+
+/* The reference: everything parsed, then the lists matched as the
+ * constructor used to match them. */
+static int
+traced_by_parse(const char *const *kv, const char *exe, int *clean)
+{
+  static struct sw_config c;
+  int i;
+
+  nwarn = 0;
+  sw_config_parse(&c, env_get, record_warn, (void *)kv, exe, 1, "h");
+  *clean = 1;
+  for (i = 0; i < nwarn && i < (int)SW_ARRAY_LEN(warnings); i++) {
+    if (strcmp(warnings[i].name, "SW_AGENT_DISABLE") == 0 ||
+        strcmp(warnings[i].name, "SW_AGENT_EXCLUDE") == 0 ||
+        strcmp(warnings[i].name, "SW_AGENT_INCLUDE") == 0)
+      *clean = 0;
+  }
+  return !c.disabled && !sw_list_match(&c.exclude, exe) &&
+         (c.include.n == 0 || sw_list_match(&c.include, exe));
+}
+
+static void
+expect_traced_agrees(const char *const *kv, const char *exe,
+                     const char *what)
+{
+  int clean_ref, clean = -1, traced_ref, traced;
+
+  traced_ref = traced_by_parse(kv, exe, &clean_ref);
+  nwarn = 0;
+  traced = sw_config_traced(env_get, (void *)kv, exe, &clean);
+  cr_expect_eq(nwarn, 0, "%s: sw_config_traced() warned", what);
+  cr_expect_eq(traced, traced_ref, "%s (exe %s): traced %d, parse says %d",
+               what, exe, traced, traced_ref);
+  cr_expect_eq(clean, clean_ref, "%s: clean %d, parse says %d", what, clean,
+               clean_ref);
+  cr_expect_eq(sw_config_traced(env_get, (void *)kv, exe, NULL), traced);
+}
+
+Test(config, traced_decision_matches_the_full_parse)
+{
+  static char many[64 * 4 + 64], long_item[5000], long_pat[300],
+      full[SW_PATTERN_BUF + 64];
+  static const char *const exes[] = {"true", "nginx", "proc_client", "sh",
+                                     "x", "[", "a,b", "true2", long_pat};
+  struct {
+    const char *name, *value;
+  } cases[] = {
+    {NULL, NULL},
+    {"SW_AGENT_DISABLE", "true"},
+    {"SW_AGENT_DISABLE", " On "},
+    {"SW_AGENT_DISABLE", "no"},
+    {"SW_AGENT_DISABLE", "maybe"},
+    {"SW_AGENT_DISABLE", ""},
+    {"SW_AGENT_DISABLE", "  "},
+    {"SW_AGENT_EXCLUDE", "true"},
+    {"SW_AGENT_EXCLUDE", "hyperfine,true"},
+    {"SW_AGENT_EXCLUDE", " nginx , tr*"},
+    {"SW_AGENT_EXCLUDE", "proc_cl?ent,[a-z]"},
+    {"SW_AGENT_EXCLUDE", "[,x"},
+    {"SW_AGENT_EXCLUDE", ",,, ,"},
+    {"SW_AGENT_EXCLUDE", "*"},
+    {"SW_AGENT_EXCLUDE", many},
+    {"SW_AGENT_EXCLUDE", long_item},
+    {"SW_AGENT_EXCLUDE", long_pat},
+    {"SW_AGENT_EXCLUDE", full},
+    {"SW_AGENT_INCLUDE", "python3,sh"},
+    {"SW_AGENT_INCLUDE", "proc_*"},
+    {"SW_AGENT_INCLUDE", " , "},
+    {"SW_AGENT_INCLUDE", many},
+    {"SW_AGENT_INCLUDE", long_item},
+    {"SW_AGENT_INCLUDE", long_pat},
+    {"SW_AGENT_INCLUDE", full},
+  };
+  const char *kv[7];
+  char what[64];
+  size_t i, j, k, at = 0;
+
+  /* 70 items: the last six are dropped ("x" is item 66). */
+  for (i = 0; i < 70; i++)
+    at += (size_t)sprintf(many + at, "%s%c", i ? "," : "", i == 65 ? 'x' : 'q');
+  /* An item over the buffer, then one that fits. */
+  memset(long_item, 'l', sizeof(long_item) - 5);
+  memcpy(long_item + sizeof(long_item) - 5, ",sh", 4);
+  /* Longer than the short pattern buffer, and matching long_pat. */
+  memset(long_pat, 'p', sizeof(long_pat) - 1);
+  long_pat[sizeof(long_pat) - 2] = '*';
+  /* Items filling the 4 KB buffer, then one that no longer fits. */
+  memset(full, 'f', sizeof(full) - 1);
+  for (i = 1000; i < sizeof(full) - 1; i += 1000)
+    full[i] = ',';
+  memcpy(full + sizeof(full) - 4, ",sh", 4);
+
+  for (i = 0; i < SW_ARRAY_LEN(cases); i++) {
+    for (j = 0; j < SW_ARRAY_LEN(exes); j++) {
+      kv[0] = cases[i].name;
+      kv[1] = cases[i].value;
+      kv[2] = NULL;
+      snprintf(what, sizeof(what), "case %zu", i);
+      expect_traced_agrees(kv, exes[j], what);
+      /* Combined with each other case of another variable. */
+      for (k = 0; k < SW_ARRAY_LEN(cases); k++) {
+        if (cases[k].name == NULL || cases[i].name == NULL ||
+            strcmp(cases[k].name, cases[i].name) == 0)
+          continue;
+        kv[2] = cases[k].name;
+        kv[3] = cases[k].value;
+        kv[4] = NULL;
+        snprintf(what, sizeof(what), "cases %zu+%zu", i, k);
+        expect_traced_agrees(kv, exes[j], what);
+      }
+    }
+  }
+}
+
+Test(config, traced_decision_random_lists)
+{
+  static const char alphabet[] = "ab*?[]!,, \t-";
+  char excl[40], incl[40], dis[8], exe[6];
+  const char *kv[7];
+  unsigned int seed = 12345;
+  int round;
+  size_t i, n;
+
+  for (round = 0; round < 20000; round++) {
+    n = (size_t)(rand_r(&seed) % 12);
+    for (i = 0; i < n; i++)
+      excl[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+    excl[n] = '\0';
+    n = (size_t)(rand_r(&seed) % 12);
+    for (i = 0; i < n; i++)
+      incl[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+    incl[n] = '\0';
+    n = (size_t)(rand_r(&seed) % 4);
+    for (i = 0; i < n; i++)
+      exe[i] = "ab-["[rand_r(&seed) % 4];
+    exe[n] = '\0';
+    snprintf(dis, sizeof(dis), "%s", (const char *[]){"", "0", "1", "x"}
+                                         [rand_r(&seed) % 4]);
+    kv[0] = "SW_AGENT_EXCLUDE";
+    kv[1] = excl;
+    kv[2] = "SW_AGENT_INCLUDE";
+    kv[3] = incl;
+    kv[4] = "SW_AGENT_DISABLE";
+    kv[5] = dis;
+    kv[6] = NULL;
+    expect_traced_agrees(kv, exe, excl);
+  }
+}
+
+/* getenv()'s rule, over a NULL-terminated array. */
+static const char *
+ref_getenv(char *const *envp, const char *name)
+{
+  size_t len = strlen(name);
+
+  if (len == 0)
+    return NULL;
+  for (; envp != NULL && *envp != NULL; envp++) {
+    if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+      return *envp + len + 1;
+  }
+  return NULL;
+}
+
+static const char *const lookups[] = {
+  "SW_AGENT_NAME", "SW_AGENT_NAMESPACE", "SW_AGENT", "SW_", "SW",
+  "SW_AGENT_EXCLUDE", "SW_X", "PATH", "HOME", "SW_AGENT_NAME=", "",
+  "SW_Y", "SW_PRELOAD_LIB", "SW_AGENT_INCLUDE"};
+
+static void
+expect_env_agrees(char *const *envp, const char *what)
+{
+  struct sw_env e;
+  size_t i;
+
+  sw_env_scan(&e, envp);
+  for (i = 0; i < SW_ARRAY_LEN(lookups); i++) {
+    cr_expect_eq(sw_env_get(lookups[i], &e), ref_getenv(envp, lookups[i]),
+                 "%s: %s", what, lookups[i]);
+  }
+}
+
+Test(config, env_lookup_is_getenv)
+{
+  static char *const none[] = {NULL};
+  static char *const mixed[] = {
+    "PATH=/bin", "SW_AGENT_NAMESPACE=ns", "SW_AGENT_NAME", "SW_AGENT_NAME=a",
+    "SW_AGENT_NAME=second", "HOME=/root", "SW_=x", "SW_X=", "SW_AGENT=1",
+    "SW_AGENT_EXCLUDE=true", "SW", "=", "SW_Y==", NULL};
+  static char entries[SW_ENV_MAX + 10][32];
+  static char *many[SW_ENV_MAX + 12];
+  size_t i;
+
+  expect_env_agrees(none, "empty");
+  expect_env_agrees(NULL, "NULL");
+  expect_env_agrees(mixed, "mixed");
+  /* More SW_* entries than the table holds: lookups scan everything. */
+  for (i = 0; i < SW_ENV_MAX + 10; i++) {
+    snprintf(entries[i], sizeof(entries[i]), "SW_V%zu=%zu", i, i);
+    many[i] = entries[i];
+  }
+  many[SW_ENV_MAX + 5] = "SW_X=late";
+  many[SW_ENV_MAX + 6] = "SW_AGENT_NAME=late";
+  many[SW_ENV_MAX + 10] = "PATH=/bin";
+  many[SW_ENV_MAX + 11] = NULL;
+  expect_env_agrees(many, "many");
+  /* Exactly SW_ENV_MAX of them still fit. */
+  many[SW_ENV_MAX] = NULL;
+  expect_env_agrees(many, "SW_ENV_MAX");
+}
+
+Test(config, env_lookup_matches_real_getenv)
+{
+  extern char **environ;
+  struct sw_env e;
+  size_t i;
+
+  setenv("SW_AGENT_NAME", "from-test", 1);
+  setenv("SW_AGENT_EXCLUDE", "a,b", 1);
+  setenv("SW_X", "", 1);
+  sw_env_scan(&e, environ);
+  for (i = 0; i < SW_ARRAY_LEN(lookups); i++) {
+    if (lookups[i][0] == '\0' || strchr(lookups[i], '=') != NULL)
+      continue; /* not a name getenv() is defined for */
+    cr_expect_eq(sw_env_get(lookups[i], &e), getenv(lookups[i]), "%s",
+                 lookups[i]);
+  }
+  for (i = 0; i < SW_ARRAY_LEN(all_vars); i++)
+    cr_expect_eq(sw_env_get(all_vars[i], &e), getenv(all_vars[i]), "%s",
+                 all_vars[i]);
+}
+
+Test(config, env_only)
+{
+  static const char *const three[] = {"SW_AGENT_DISABLE", "SW_AGENT_EXCLUDE",
+                                      "SW_AGENT_INCLUDE"};
+  static char *const only[] = {"PATH=/bin", "SW_AGENT_EXCLUDE=true",
+                               "SW_AGENT_INCLUDE=", "SW_AGENT_NAME=",
+                               "SW_NOVALUE", NULL};
+  static char *const other[] = {"SW_AGENT_EXCLUDE=true", "SW_AGENT_NAME=a",
+                                NULL};
+  static char *const prefix[] = {"SW_AGENT_EXCLUDEX=1", NULL};
+  static char *const shorter[] = {"SW_AGENT_EXCL=1", NULL};
+  static char entries[SW_ENV_MAX + 1][32];
+  static char *many[SW_ENV_MAX + 2];
+  struct sw_env e;
+  size_t i;
+
+  sw_env_scan(&e, only);
+  cr_expect_eq(sw_env_only(&e, three, 3), 1);
+  sw_env_scan(&e, other);
+  cr_expect_eq(sw_env_only(&e, three, 3), 0);
+  sw_env_scan(&e, prefix);
+  cr_expect_eq(sw_env_only(&e, three, 3), 0);
+  sw_env_scan(&e, shorter);
+  cr_expect_eq(sw_env_only(&e, three, 3), 0);
+  sw_env_scan(&e, NULL);
+  cr_expect_eq(sw_env_only(&e, three, 3), 1);
+  for (i = 0; i < SW_ENV_MAX + 1; i++) {
+    snprintf(entries[i], sizeof(entries[i]), "SW_AGENT_EXCLUDE=%zu", i);
+    many[i] = entries[i];
+  }
+  many[SW_ENV_MAX + 1] = NULL;
+  sw_env_scan(&e, many);
+  cr_expect_eq(sw_env_only(&e, three, 3), 0, "too many to tell");
+}
+
+Test(config, fmt_pid_at_is_snprintf)
+{
+  static const int pids[] = {0, 1, 7, 42, 4242, 99999, 4194304, INT_MAX,
+                             -1, -42, INT_MIN};
+  static const size_t caps[] = {1, 2, 3, 5, 8, 12, 13, 72, 300};
+  char host[260], want[301], got[301];
+  size_t i, j, h;
+
+  for (i = 0; i < SW_ARRAY_LEN(pids); i++) {
+    for (h = 0; h < sizeof(host); h += 37) {
+      memset(host, 'h', h);
+      host[h] = '\0';
+      for (j = 0; j < SW_ARRAY_LEN(caps); j++) {
+        memset(want, 'W', sizeof(want));
+        memset(got, 'W', sizeof(got));
+        snprintf(want, caps[j], "%d@%s", pids[i], host);
+        fmt_pid_at(got, caps[j], pids[i], host);
+        cr_expect(memcmp(got, want, caps[j]) == 0 &&
+                      got[caps[j]] == 'W',
+                  "pid %d, host %zu bytes, cap %zu: \"%s\" vs \"%s\"", pids[i],
+                  h, caps[j], got, want);
+      }
+    }
+  }
 }
