@@ -1,8 +1,10 @@
 /* reporter_thread.c: the span ring and the one thread that drains it.
  *
- * Producers (hooks) push finished spans into the ring and, only when the
- * reporter is asleep, wake it with a futex (async-signal-safe, one syscall
- * on the first span after an idle period; none under load). The thread is
+ * Producers (hooks) push finished spans into the ring and wake the
+ * reporter with a futex (async-signal-safe) only when it needs it: when it
+ * sleeps idle, on the first span; when it naps while data flows (letting
+ * a batch accumulate), once the ring passes half full. Under load that is
+ * one load of the futex word per span and no syscall. The thread is
  * started on the first tracked connection, not in the constructor, so a
  * process that never accepts or connects (sh, ls, sed...) never gets an
  * extra thread (see README, "When the reporter thread starts").
@@ -34,7 +36,7 @@
 #include "sw_stats.h"
 #include "trace.h"
 
-#define BATCH 256
+#define BATCH 256       /* records handed over between two looks at tick() */
 #define BUSY_NAP_MS 20 /* while data flows: batch for this long */
 #define STATS_PERIOD_MS 60000
 
@@ -50,8 +52,16 @@ static _Atomic int thread_started;
  * must neither wait for a thread that is not there nor, sharing memory
  * with its parent, ask the parent's to stop. */
 static _Atomic pid_t thread_pid;
-/* 1 while the reporter sleeps on it (futex word). */
+/* The futex word the reporter sleeps on: what it is doing, and so what
+ * a producer has to do after a push. */
+enum {
+  REP_AWAKE = 0, /* draining or sending: nothing */
+  REP_IDLE = 1,  /* asleep with an empty ring: wake it */
+  REP_NAP = 2,   /* napping while data flows: wake it once half full */
+};
 static _Atomic uint32_t sleeping;
+/* Half the ring's capacity, the fill level that ends a nap. */
+static uint64_t ring_half;
 static _Atomic int flush_req;
 static _Atomic int64_t flush_deadline;
 static _Atomic uint32_t flush_done;
@@ -67,14 +77,35 @@ futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
                  NULL, 0);
 }
 
+/* Wakes the reporter whatever it sleeps for. */
 static void
 wake_reporter(void)
 {
-  /* Pairs with the store of 1 in reporter_sleep(): a producer that sees 1
-   * owns the wake-up; one that sees 0 knows the reporter will look at the
-   * ring again before it sleeps. */
-  if (atomic_load_explicit(&sleeping, memory_order_seq_cst) &&
-      atomic_exchange_explicit(&sleeping, 0, memory_order_seq_cst))
+  /* Pairs with the seq_cst stores that announce a sleep (nap() and the
+   * idle path of reporter_main()): a producer that sees a sleep announced
+   * owns the wake-up (the exchange makes it one syscall however many
+   * producers see it); one that sees REP_AWAKE knows the reporter will
+   * look at the ring again before it sleeps. */
+  if (atomic_load_explicit(&sleeping, memory_order_seq_cst) != REP_AWAKE &&
+      atomic_exchange_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst) !=
+          REP_AWAKE)
+    futex(&sleeping, FUTEX_WAKE, 1, NULL);
+}
+
+/* After a successful push: wakes the reporter if it needs it. One load
+ * while it is awake; the fill level too only while it naps. (seq_cst: a
+ * plain load on x86, see wake_reporter().) */
+static inline void
+pushed_one(void)
+{
+  uint32_t s = atomic_load_explicit(&sleeping, memory_order_seq_cst);
+
+  if (SW_LIKELY(s == REP_AWAKE))
+    return;
+  if (s == REP_NAP && sw_ring_used(&ring) < ring_half)
+    return;
+  if (atomic_exchange_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst) !=
+      REP_AWAKE)
     futex(&sleeping, FUTEX_WAKE, 1, NULL);
 }
 
@@ -82,11 +113,11 @@ void
 sw_sink_span(const struct sw_span_rec *rec)
 {
   SW_STAT_INC(spans_created);
-  if (sw_ring_push(&ring, rec) != 0) {
+  if (SW_UNLIKELY(sw_ring_push(&ring, rec) != 0)) {
     SW_STAT_INC(spans_dropped_ring);
     return;
   }
-  wake_reporter();
+  pushed_one();
 }
 
 static void
@@ -157,31 +188,61 @@ log_stats(void)
   sw_log(SW_LOG_DEBUG, "stats:%s", buf);
 }
 
-/* Hands records to the reporter, or counts them dropped without one. */
+/* Hands records to the reporter, read in place in the ring, or counts
+ * them dropped without one. */
 static void
-deliver(struct sw_span_rec *buf, size_t n, int64_t now)
+deliver(const struct sw_span_rec *recs, size_t n, int64_t now)
 {
-  if (n == 0)
-    return;
   if (ops_ready)
-    ops->consume(buf, n, now);
+    ops->consume(recs, n, SW_RING_STRIDE, now);
   else
     SW_STAT_ADD(spans_dropped_ring, n);
 }
 
-static void
-reporter_sleep(int ms)
+/* Delivers up to max committed records (two runs when they wrap around
+ * the end of the ring) and gives their cells back. Returns how many. */
+static size_t
+drain(size_t max)
 {
-  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  futex(&sleeping, FUTEX_WAIT, 1, &ts);
-  atomic_store_explicit(&sleeping, 0, memory_order_seq_cst);
+  const struct sw_span_rec *recs;
+  size_t n, total = 0;
+  int64_t now = 0;
+
+  while (total < max && (n = sw_ring_peek(&ring, &recs, max - total)) > 0) {
+    if (now == 0)
+      now = sw_now_ms();
+    deliver(recs, n, now);
+    sw_ring_release(&ring, n);
+    total += n;
+  }
+  return total;
 }
 
 static void
-nap(int ms)
+futex_sleep(uint32_t state, int ms)
 {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+
+  futex(&sleeping, FUTEX_WAIT, state, &ts);
+  atomic_store_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst);
+}
+
+/* While data flows: lets a batch accumulate for up to ms, on the futex,
+ * so that a producer can end the nap when the ring passes half full (a
+ * nanosleep could not be cut short, and on a busy machine a 20 ms one was
+ * seen to last 100 to 300 ms, long enough to fill the ring). */
+static void
+nap(int ms)
+{
+  atomic_store_explicit(&sleeping, REP_NAP, memory_order_seq_cst);
+  /* After the announcement: a producer that missed it has its claim in
+   * head already (seq_cst on both sides, see ring.c [P2]). */
+  if (sw_ring_used(&ring) >= ring_half ||
+      atomic_load_explicit(&flush_req, memory_order_seq_cst)) {
+    atomic_store_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst);
+    return;
+  }
+  futex_sleep(REP_NAP, ms);
 }
 
 static void *
@@ -189,18 +250,13 @@ reporter_main(void *arg)
 {
   (void)arg;
   sw_tls_busy = 1; /* never cleared: nothing this thread does is traced */
-  struct sw_span_rec *buf = malloc(BATCH * sizeof(*buf));
-  if (!buf)
-    return NULL;
   int64_t next_stats = sw_now_ms() + STATS_PERIOD_MS;
-  int64_t last_tick = 0;
   for (;;) {
-    size_t n = sw_ring_pop(&ring, buf, BATCH);
+    size_t n = drain(BATCH);
     int64_t now = sw_now_ms();
-    deliver(buf, n, now);
     if (atomic_load_explicit(&flush_req, memory_order_acquire)) {
-      while ((n = sw_ring_pop(&ring, buf, BATCH)) > 0)
-        deliver(buf, n, sw_now_ms());
+      while (drain(BATCH) > 0)
+        ;
       if (ops_ready)
         ops->flush(atomic_load_explicit(&flush_deadline,
                                         memory_order_relaxed));
@@ -210,11 +266,13 @@ reporter_main(void *arg)
       futex(&flush_done, FUTEX_WAKE, 1, NULL);
       break;
     }
-    /* Tick at least every 20 ms even while full batches keep coming. */
-    if (n == BATCH && now - last_tick < 20)
-      continue; /* more is waiting */
-    last_tick = now;
+    /* Tick after every batch, also while full batches keep coming: the
+     * ring and the queue of finished segments take turns, so neither
+     * overflows while the other is served. A tick with nothing due costs
+     * a few comparisons; the reporter batches its calls by itself,
+     * however often it is ticked. */
     int want = ops_ready ? ops->tick(now) : 1000;
+    int again = want <= 0; /* more to send at once */
     if (want < 1)
       want = 1;
     if (want > 1000)
@@ -223,25 +281,25 @@ reporter_main(void *arg)
       log_stats();
       next_stats = now + STATS_PERIOD_MS;
     }
-    if (n == BATCH)
-      continue;
+    if (n == BATCH || again)
+      continue; /* more is waiting */
     if (n > 0) {
       /* Data is flowing: let it accumulate instead of waking per span. */
       nap(want < BUSY_NAP_MS ? want : BUSY_NAP_MS);
       continue;
     }
     /* Idle. Announce the sleep, then look once more (a producer may have
-     * pushed before it could see the flag). */
-    atomic_store_explicit(&sleeping, 1, memory_order_seq_cst);
-    n = sw_ring_pop(&ring, buf, BATCH);
+     * pushed before it could see the announcement). */
+    atomic_store_explicit(&sleeping, REP_IDLE, memory_order_seq_cst);
+    n = drain(BATCH);
     if (n > 0 || atomic_load_explicit(&flush_req, memory_order_acquire)) {
-      atomic_store_explicit(&sleeping, 0, memory_order_seq_cst);
-      deliver(buf, n, sw_now_ms());
+      atomic_store_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst);
       continue;
     }
-    reporter_sleep(want);
+    /* A producer between claim and commit when it read the word may have
+     * missed the announcement: look again soon rather than in want ms. */
+    futex_sleep(REP_IDLE, sw_ring_used(&ring) > 0 ? 1 : want);
   }
-  free(buf);
   return NULL;
 }
 
@@ -303,7 +361,9 @@ sw_reporter_setup(const struct sw_config *cfg, const char *libdir,
   if ((size_t)snprintf(libpath, sizeof(libpath), "%s/%s", libdir,
                        SW_REPORTER_SONAME) >= sizeof(libpath))
     return -36; /* -ENAMETOOLONG */
-  return sw_ring_init(&ring, cfg->ring_size);
+  int rc = sw_ring_init(&ring, cfg->ring_size);
+  ring_half = sw_ring_cap(&ring) / 2;
+  return rc;
 }
 
 void
@@ -315,8 +375,8 @@ sw_reporter_flush_at_exit(void)
     return;
   int64_t deadline = sw_now_ms() + rcfg->flush_timeout_ms;
   atomic_store_explicit(&flush_deadline, deadline, memory_order_relaxed);
-  atomic_store_explicit(&flush_req, 1, memory_order_release);
-  atomic_store_explicit(&sleeping, 1, memory_order_seq_cst);
+  atomic_store_explicit(&flush_req, 1, memory_order_seq_cst);
+  atomic_store_explicit(&sleeping, REP_IDLE, memory_order_seq_cst);
   wake_reporter();
   /* Never blocks exit beyond the deadline (plus a small margin for the
    * reporter to notice it): the thread is simply abandoned then. */
@@ -342,7 +402,7 @@ sw_reporter_atfork_child(void)
    * reporter forgets the parent's state (and never touches its sockets). */
   sw_ring_reset(&ring);
   atomic_store_explicit(&thread_started, 0, memory_order_relaxed);
-  atomic_store_explicit(&sleeping, 0, memory_order_relaxed);
+  atomic_store_explicit(&sleeping, REP_AWAKE, memory_order_relaxed);
   atomic_store_explicit(&flush_req, 0, memory_order_relaxed);
   atomic_store_explicit(&flush_done, 0, memory_order_relaxed);
   ops_ready = 0;

@@ -18,7 +18,7 @@
  * Producers claim a position with a CAS on head and never wait for one
  * another: a producer stopped between claim and commit (preempted, or
  * interrupted by a signal whose handler pushes too) only holds back the
- * consumer, which stops at that cell and resumes on a later pop. A full
+ * consumer, which stops at that cell and resumes on a later peek. A full
  * ring is reported at once (-1); push never spins waiting for the
  * consumer.
  *
@@ -26,26 +26,30 @@
  *   [P1] producer's acquire load of cell->seq
  *          pairs with [C2], the consumer's release store after reading,
  *          so the producer's memcpy into the cell cannot overtake the
- *          consumer's memcpy out of the previous lap.
+ *          consumer's reads of the previous lap (in place, or a copy
+ *          out).
  *   [P3] producer's release store of cell->seq (commit)
  *          pairs with [C1], the consumer's acquire load,
  *          so the consumer sees the whole record the producer wrote.
- *   [P2] the CAS on head is relaxed: it only hands out positions; cell
- *          contents are published through seq alone. */
+ *   [P2] the CAS on head hands out positions; cell contents are
+ *          published through seq alone. It is seq_cst only for the
+ *          reporter's sleep protocol (reporter_thread.c): a consumer that
+ *          announces a sleep and then reads head (sw_ring_used()) sees
+ *          every claim of a producer that missed the announcement. On
+ *          x86 a locked cmpxchg is a full barrier anyway.
+ *
+ * The consumer reads records in place (sw_ring_peek) and hands the cells
+ * back afterwards (sw_ring_release); until then a producer of the next lap
+ * finds the cell still committed, i.e. the ring full. Within one lap the
+ * stored forms of "committed at pos" and "consumed at pos" are the same
+ * for every cell (pos + 1 - index and pos + cap - index, with index and
+ * pos advancing together), which keeps the scan to one compare per cell. */
 #include "sw_common.h"
 
 #include "ring.h"
 
 #include <errno.h>
 #include <sys/mman.h>
-
-/* Cache-line aligned so that a producer filling one cell and the consumer
- * reading its neighbour never share a line. */
-struct sw_ring_cell {
-  /* Vyukov sequence minus the cell's index; see the top of the file. */
-  _Alignas(SW_CACHELINE) _Atomic uint64_t seq;
-  struct sw_span_rec rec;
-};
 
 /* Largest accepted capacity: keeps cap, mask and the mapping size far
  * from overflow (2^31 cells would be terabytes of address space). */
@@ -89,7 +93,7 @@ sw_ring_init(struct sw_ring *r, uint32_t cap)
   r->map_len = len;
   r->mask = cap - 1;
   atomic_init(&r->head, 0);
-  r->tail = 0;
+  atomic_init(&r->tail, 0);
   return 0;
 }
 
@@ -117,7 +121,7 @@ sw_ring_reset(struct sw_ring *r)
       atomic_store_explicit(&r->cells[i].seq, 0, memory_order_relaxed);
   }
   atomic_store_explicit(&r->head, 0, memory_order_relaxed);
-  r->tail = 0;
+  atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 }
 
 /* Claims the next free position. Returns the cell to fill and sets *pos,
@@ -142,10 +146,11 @@ sw_ring_claim(struct sw_ring *r, uint64_t *pos)
     seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
     diff = (int64_t)(seq + (p & r->mask) - p);
     if (diff == 0) {
-      /* [P2] Relaxed CAS: ownership of position p is all it transfers.
-       * On failure p is reloaded with head's current value. */
+      /* [P2] The CAS transfers ownership of position p, nothing else
+       * (seq_cst for the sleep protocol, see the top of the file). On
+       * failure p is reloaded with head's current value. */
       if (atomic_compare_exchange_weak_explicit(&r->head, &p, p + 1,
-                                                memory_order_relaxed,
+                                                memory_order_seq_cst,
                                                 memory_order_relaxed))
         break;
     } else if (diff < 0) {
@@ -174,6 +179,16 @@ sw_ring_commit(struct sw_ring *r, uint64_t pos)
                         memory_order_release);
 }
 
+/* Copies a record; the 532-byte ref only when the record has one. */
+static inline void
+rec_copy(struct sw_span_rec *dst, const struct sw_span_rec *src)
+{
+  if (src->has_ref)
+    memcpy(dst, src, sizeof(*dst));
+  else
+    memcpy(dst, src, offsetof(struct sw_span_rec, ref));
+}
+
 int
 sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec)
 {
@@ -181,39 +196,78 @@ sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec)
   uint64_t pos;
 
   dst = sw_ring_claim(r, &pos);
-  if (dst == NULL)
+  if (SW_UNLIKELY(dst == NULL))
     return -1;
-  memcpy(dst, rec, sizeof(*dst));
+  rec_copy(dst, rec);
   sw_ring_commit(r, pos);
   return 0;
 }
 
 size_t
-sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max)
+sw_ring_peek(struct sw_ring *r, const struct sw_span_rec **first,
+             size_t max)
 {
   struct sw_ring_cell *cell;
-  uint64_t pos, seq;
-  size_t n = 0;
+  uint64_t pos, committed;
+  size_t idx, lim, n;
 
-  if (SW_UNLIKELY(r->cells == NULL))
+  if (SW_UNLIKELY(r->cells == NULL)) {
+    *first = NULL;
     return 0;
-  pos = r->tail; /* Only the consumer touches tail. */
-  while (n < max) {
-    cell = &r->cells[pos & r->mask];
+  }
+  /* Only the consumer writes tail. */
+  pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  idx = (size_t)(pos & r->mask);
+  lim = (size_t)r->mask + 1 - idx; /* not past the end of the cells */
+  if (lim > max)
+    lim = max;
+  cell = &r->cells[idx];
+  *first = &cell->rec;
+  committed = seq_store_form(r, pos, pos + 1);
+  for (n = 0; n < lim; n++) {
     /* [C1] Acquire, pairs with the producer's release commit [P3]: once
      * seq says committed, the record's bytes are visible to us. */
-    seq = atomic_load_explicit(&cell->seq, memory_order_acquire);
-    if (seq != seq_store_form(r, pos, pos + 1))
+    if (atomic_load_explicit(&cell[n].seq, memory_order_acquire) !=
+        committed)
       break; /* Empty, or claimed but not committed yet: stop here. */
-    memcpy(&out[n], &cell->rec, sizeof(out[n]));
-    /* [C2] Release, pairs with the producer's acquire [P1] one lap on:
-     * our copy out is complete before the cell reads free again. */
-    atomic_store_explicit(&cell->seq,
-                          seq_store_form(r, pos, pos + (uint64_t)r->mask + 1),
-                          memory_order_release);
-    pos++;
-    n++;
   }
-  r->tail = pos;
+  return n;
+}
+
+void
+sw_ring_release(struct sw_ring *r, size_t n)
+{
+  struct sw_ring_cell *cell;
+  uint64_t pos, consumed;
+  size_t i;
+
+  if (n == 0)
+    return;
+  pos = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  cell = &r->cells[pos & r->mask];
+  consumed = seq_store_form(r, pos, pos + (uint64_t)r->mask + 1);
+  for (i = 0; i < n; i++) {
+    /* [C2] Release, pairs with the producer's acquire [P1] one lap on:
+     * our reads of the record are complete before the cell reads free
+     * again. */
+    atomic_store_explicit(&cell[i].seq, consumed, memory_order_release);
+  }
+  atomic_store_explicit(&r->tail, pos + n, memory_order_relaxed);
+}
+
+size_t
+sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max)
+{
+  const struct sw_span_rec *p;
+  size_t n = 0, k, i;
+
+  while (n < max && (k = sw_ring_peek(r, &p, max - n)) > 0) {
+    for (i = 0; i < k; i++)
+      rec_copy(&out[n + i],
+               (const struct sw_span_rec *)((const char *)p +
+                                            i * SW_RING_STRIDE));
+    sw_ring_release(r, k);
+    n += k;
+  }
   return n;
 }

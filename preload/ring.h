@@ -5,7 +5,12 @@
  * handler that also pushes cannot deadlock (the handler would see the
  * thread guard anyway). Preallocated with mmap at init; push never
  * allocates, locks or blocks: when the ring is full the record is dropped
- * and counted (spans_dropped_ring). */
+ * and counted (spans_dropped_ring).
+ *
+ * The consumer reads records in place: sw_ring_peek() hands out a run of
+ * committed cells, which stay untouched until sw_ring_release() gives
+ * them back to the producers. sw_ring_pop() (a copy out) is the same
+ * thing in one call. */
 #ifndef SW_PRELOAD_RING_H
 #define SW_PRELOAD_RING_H
 
@@ -15,13 +20,23 @@
 
 #include "sw_span.h"
 
-struct sw_ring_cell;
+/* Cache-line aligned so that a producer filling one cell and the consumer
+ * reading its neighbour never share a line. */
+struct sw_ring_cell {
+  /* Vyukov sequence minus the cell's index; see the top of ring.c. */
+  _Alignas(64) _Atomic uint64_t seq;
+  struct sw_span_rec rec;
+};
+
+/* Bytes from one record of a sw_ring_peek() run to the next. */
+#define SW_RING_STRIDE sizeof(struct sw_ring_cell)
 
 struct sw_ring {
   /* Producers' claim counter, alone on its cache line. */
   _Alignas(64) _Atomic uint64_t head;
-  /* Consumer's position, alone on its cache line. */
-  _Alignas(64) uint64_t tail;
+  /* Consumer's position, alone on its cache line. Written by the consumer
+   * only; producers may read it for the fill level (sw_ring_used()). */
+  _Alignas(64) _Atomic uint64_t tail;
   _Alignas(64) uint32_t mask;
   struct sw_ring_cell *cells;
   size_t map_len;
@@ -33,11 +48,44 @@ void sw_ring_destroy(struct sw_ring *r);
 /* Drops every record (forked child). Not thread-safe. */
 void sw_ring_reset(struct sw_ring *r);
 
-/* Any thread. Copies *rec in. 0, or -1 when full (caller counts). */
+/* Any thread. Copies *rec in. 0, or -1 when full (caller counts).
+ * rec->ref is copied only when rec->has_ref is set: a consumer must not
+ * look at the ref of a record without one (its bytes are unspecified). */
 int sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec);
 
 /* Consumer only. Copies up to max records out; returns how many. */
 size_t sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max);
+
+/* Consumer only. The committed records at the tail, read in place: up to
+ * max of them, the first at *first and each next one SW_RING_STRIDE bytes
+ * further on. A run never wraps past the end of the cells, so a second
+ * call may find more. The records stay valid and unchanged until
+ * sw_ring_release(); peeking again before that returns the same run. */
+size_t sw_ring_peek(struct sw_ring *r, const struct sw_span_rec **first,
+                    size_t max);
+/* Consumer only. Gives the first n records of the last peek back to the
+ * producers (n no more than that peek returned). */
+void sw_ring_release(struct sw_ring *r, size_t n);
+
+/* Positions claimed and not yet released: the fill level. Any thread;
+ * an estimate while others push or release. head is read after tail and
+ * with seq_cst, so that a consumer that announced it is about to sleep
+ * (a seq_cst store) and then calls this sees every claim made by a
+ * producer that did not see the announcement. */
+static inline uint64_t
+sw_ring_used(struct sw_ring *r)
+{
+  uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint64_t h = atomic_load_explicit(&r->head, memory_order_seq_cst);
+
+  return (int64_t)(h - t) > 0 ? h - t : 0;
+}
+
+static inline uint32_t
+sw_ring_cap(const struct sw_ring *r)
+{
+  return r->cells ? r->mask + 1 : 0;
+}
 
 #ifdef SW_UNITTESTS
 /* sw_ring_push in two halves, so tests can hold a claimed cell open:

@@ -17,7 +17,7 @@
 #include "sw_span.h"
 #include "sw_stats.h"
 
-#define SW_REPORTER_API_VERSION 1
+#define SW_REPORTER_API_VERSION 2
 #define SW_REPORTER_SONAME "libswreporter.so"
 #define SW_REPORTER_ENTRY "sw_reporter_entry"
 
@@ -41,12 +41,17 @@ struct sw_reporter_ops {
   /* Once, before anything else. 0 or a negative errno (then the preload
    * object stops tracing and counts every span as dropped). */
   int (*init)(const struct sw_reporter_env *env);
-  /* Span records drained from the ring, in ring order. */
-  void (*consume)(const struct sw_span_rec *recs, size_t n, int64_t now_ms);
+  /* n span records drained from the ring, in ring order, read in place:
+   * the first at recs, each next one stride bytes further on. They are
+   * valid only during the call (the ring reuses their cells after it). A
+   * record's ref is meaningful only when its has_ref is set. */
+  void (*consume)(const struct sw_span_rec *recs, size_t n, size_t stride,
+                  int64_t now_ms);
   /* Called at least every 100 ms while data is pending and at least once
    * per second otherwise: batching, grace timers, heartbeats, retries.
    * Returns the number of milliseconds after which it wants the next tick
-   * at the latest. */
+   * at the latest; 0 when it has more to send right away (it keeps each
+   * tick short, so that the caller gets back to the ring in between). */
   int (*tick)(int64_t now_ms);
   /* At exit: send everything pending; give up at deadline_ms (epoch ms). */
   void (*flush)(int64_t deadline_ms);

@@ -9,9 +9,14 @@
 
 #include "assemble.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+
+/* The inline record follows the struct: it must be aligned for it. */
+static_assert(sizeof(struct sw_seg) % _Alignof(struct sw_span_rec) == 0,
+              "inline record alignment");
 
 #define STAT_ADD(a, name, v)                                           \
   do {                                                                 \
@@ -32,6 +37,7 @@ sw_asm_limits_default(struct sw_asm_limits *lim)
    * root's only when the whole request ends: a slow request with an early
    * outgoing call keeps its child waiting that long. */
   lim->orphan_ms = 60000;
+  lim->general_only = 0;
 }
 
 int
@@ -62,8 +68,21 @@ sw_seg_free(struct sw_seg *s)
 {
   if (!s)
     return;
-  free(s->spans);
+  if (!s->inline_spans)
+    free(s->spans);
   free(s);
+}
+
+void
+sw_asm_recycle(struct sw_asm *a, struct sw_seg *s)
+{
+  if (s && s->inline_spans && a->nfree < SW_ASM_FREE_MAX) {
+    s->next = a->free_list;
+    a->free_list = s;
+    a->nfree++;
+    return;
+  }
+  sw_seg_free(s);
 }
 
 size_t
@@ -85,15 +104,43 @@ sw_asm_destroy(struct sw_asm *a)
     next = s->next;
     sw_seg_free(s);
   }
+  for (s = a->free_list; s; s = next) {
+    next = s->next;
+    sw_seg_free(s);
+  }
   free(a->buckets);
   memset(a, 0, sizeof(*a));
   a->next_deadline = INT64_MAX;
 }
 
-/* FNV-1a: segment ids are short random hex strings. */
+/* Segment ids are short strings (ours: 32 hex characters) terminated
+ * within SW_ID_MAX bytes. Hashed eight bytes at a time up to the
+ * terminator; the bytes after it are masked off, so equal ids hash alike
+ * whatever follows their NUL in the record. */
 static uint32_t
 hash_id(const char *id)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t h = 0x9e3779b97f4a7c15ull, w, z;
+  size_t i;
+
+  for (i = 0; i < SW_ID_MAX; i += 8) {
+    memcpy(&w, id + i, sizeof(w));
+    /* The lowest flagged byte is the first NUL (little-endian). */
+    z = (w - ones) & ~w & highs;
+    if (z) {
+      unsigned keep = (unsigned)__builtin_ctzll(z) / 8; /* bytes before */
+      w = keep ? w & (~0ull >> (64 - 8 * keep)) : 0;
+    }
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+    if (z)
+      break;
+  }
+  return (uint32_t)(h ^ (h >> 29));
+#else
+  /* FNV-1a. */
   uint32_t h = 2166136261u;
   size_t i;
 
@@ -102,6 +149,18 @@ hash_id(const char *id)
     h *= 16777619u;
   }
   return h;
+#endif
+}
+
+/* Copies a record; the 532-byte ref only when the record has one (the
+ * encoders never look at it otherwise). */
+static inline void
+rec_copy(struct sw_span_rec *dst, const struct sw_span_rec *src)
+{
+  if (src->has_ref)
+    memcpy(dst, src, sizeof(*dst));
+  else
+    memcpy(dst, src, offsetof(struct sw_span_rec, ref));
 }
 
 static struct sw_seg *
@@ -145,13 +204,39 @@ cmp_span_id(const void *x, const void *y)
   return (p->span_id > q->span_id) - (p->span_id < q->span_id);
 }
 
+/* Sorts the spans by id. A few records (the usual case: an exit child
+ * arrived before its root) by insertion, which is stable like glibc's
+ * merge sort and needs no temporary allocation; more with qsort(). */
+static void
+sort_spans(struct sw_seg *s)
+{
+  struct sw_span_rec tmp;
+  uint32_t i, j;
+
+  if (s->n > 16) {
+    qsort(s->spans, s->n, sizeof(s->spans[0]), cmp_span_id);
+    return;
+  }
+  for (i = 1; i < s->n; i++) {
+    int32_t id = s->spans[i].span_id;
+
+    for (j = i; j > 0 && s->spans[j - 1].span_id > id; j--)
+      ;
+    if (j == i)
+      continue;
+    rec_copy(&tmp, &s->spans[i]);
+    memmove(&s->spans[j + 1], &s->spans[j], (i - j) * sizeof(tmp));
+    rec_copy(&s->spans[j], &tmp);
+  }
+}
+
 static void
 drop_oldest_queued(struct sw_asm *a)
 {
   struct sw_seg *s = sw_asm_pop(a);
 
   if (s) {
-    sw_seg_free(s);
+    sw_asm_recycle(a, s);
     a->dropped_full++;
     STAT_ADD(a, segments_dropped, 1);
   }
@@ -173,7 +258,7 @@ enqueue(struct sw_asm *a, struct sw_seg *s)
     }
   }
   if (s->n > 1)
-    qsort(s->spans, s->n, sizeof(s->spans[0]), cmp_span_id);
+    sort_spans(s);
   bytes = sw_seg_bytes(s);
   /* Newer data is worth more than older: make room by dropping the
    * oldest finished segments. */
@@ -196,7 +281,7 @@ finish(struct sw_asm *a, struct sw_seg *s)
 {
   unlink_open(a, s);
   if (!s->has_root) {
-    sw_seg_free(s);
+    sw_asm_recycle(a, s);
     a->dropped_noroot++;
     STAT_ADD(a, segments_dropped, 1);
     return;
@@ -240,12 +325,66 @@ new_open(struct sw_asm *a, uint32_t h, int64_t now_ms)
   return s;
 }
 
+/* A root announcing one span, with no open segment of its id: the
+ * general path would open a segment (evicting the oldest open one when the
+ * table is full), keep the record, see it complete and finish it. The
+ * same, without the table. */
+static void
+add_single(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
+           int64_t now_ms)
+{
+  struct sw_seg *s;
+
+  if (a->nopen >= a->lim.max_open)
+    finish(a, a->open_head);
+  s = a->free_list;
+  if (s) {
+    a->free_list = s->next;
+    a->nfree--;
+  } else {
+    s = malloc(sizeof(*s) + sizeof(struct sw_span_rec));
+    if (!s) {
+      a->dropped_nomem++;
+      STAT_ADD(a, segments_dropped, 1);
+      return;
+    }
+  }
+  memset(s, 0, sizeof(*s));
+  s->spans = (struct sw_span_rec *)(s + 1);
+  s->inline_spans = 1;
+  s->hash = h;
+  s->first_ms = now_ms;
+  s->deadline_ms = now_ms + a->lim.grace_ms;
+  s->nspans = 1;
+  s->has_root = 1;
+  s->seen = 1;
+  s->n = s->cap = 1;
+  rec_copy(&s->spans[0], r);
+  enqueue(a, s);
+}
+
 void
 sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
 {
-  uint32_t h = hash_id(r->segment_id);
-  struct sw_seg *s = find_open(a, r->segment_id, h);
+  uint32_t h = 0;
+  struct sw_seg *s = NULL;
 
+  if (r->span_id == 0 && r->nspans <= 1 && !a->lim.general_only) {
+    /* The usual served request. Nothing open: nothing to look up. */
+    if (a->nopen == 0) {
+      add_single(a, r, 0, now_ms);
+      return;
+    }
+    h = hash_id(r->segment_id);
+    s = find_open(a, r->segment_id, h);
+    if (!s) {
+      add_single(a, r, h, now_ms);
+      return;
+    }
+  } else {
+    h = hash_id(r->segment_id);
+    s = find_open(a, r->segment_id, h);
+  }
   if (!s) {
     s = new_open(a, h, now_ms);
     if (!s) {
@@ -265,13 +404,13 @@ sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
     }
   }
   if (s->n < s->cap) {
-    s->spans[s->n++] = *r;
+    rec_copy(&s->spans[s->n++], r);
   } else {
     s->size_limited = 1;
     /* Without the root the segment is worthless: it takes the place of
      * the last record kept. */
     if (r->span_id == 0)
-      s->spans[s->n - 1] = *r;
+      rec_copy(&s->spans[s->n - 1], r);
   }
   if (r->span_id == 0 && !s->has_root) {
     s->has_root = 1;

@@ -9,6 +9,11 @@
  * whose root never comes are useless to the backend (it needs span 0) and
  * are dropped after a longer grace (counted in segments_dropped).
  *
+ * A record that is a whole segment by itself (the root, announcing one
+ * span: what a served request without outgoing calls makes) is finished
+ * on arrival without going through the table, in a segment that holds
+ * its one record inline and is recycled through a free list.
+ *
  * Finished segments wait in a FIFO queue for the transport. Memory is
  * bounded everywhere: open segments (the oldest is evicted when the table
  * is full), spans per segment, and the queue by count and by bytes (the
@@ -30,6 +35,9 @@ struct sw_asm_limits {
   uint32_t max_spans;      /* records kept per segment */
   int grace_ms;            /* root arrived, children missing */
   int orphan_ms;           /* children arrived, no root */
+  /* Tests only: every record through the table, no one-span shortcut, so
+   * that the two paths can be compared. 0 in the defaults. */
+  int general_only;
 };
 
 /* One segment. While open it lives in the hash table and the open list;
@@ -44,10 +52,17 @@ struct sw_seg {
   uint8_t has_root;
   uint8_t partial;             /* finished by the timer, spans missing */
   uint8_t size_limited;        /* records beyond max_spans were dropped */
+  uint8_t inline_spans;        /* spans is the one record right after this
+                                * struct, in the same allocation */
   uint32_t seen;               /* records that arrived, kept or not */
   uint32_t n, cap;
-  struct sw_span_rec *spans;   /* sorted by span_id once finished */
+  /* Sorted by span_id once finished. A record's ref is meaningful only
+   * when its has_ref is set (it is not copied otherwise). */
+  struct sw_span_rec *spans;
 };
+
+/* Segments with an inline record kept for reuse, at most. */
+#define SW_ASM_FREE_MAX 1024
 
 struct sw_asm {
   struct sw_asm_limits lim;
@@ -60,6 +75,8 @@ struct sw_asm {
   uint32_t nqueued;
   size_t qbytes;
   int64_t next_deadline;       /* earliest open deadline, INT64_MAX if none */
+  struct sw_seg *free_list;    /* inline-record segments for reuse */
+  uint32_t nfree;
   /* Why segments were dropped here (each also counts in
    * stats->segments_dropped): the queue was full (the oldest goes), the
    * root never came, or memory ran out. */
@@ -83,8 +100,12 @@ void sw_asm_expire(struct sw_asm *a, int64_t now_ms);
  * spans are missing) and drops the others. */
 void sw_asm_close_all(struct sw_asm *a);
 
-/* The oldest finished segment, or NULL. Free it with sw_seg_free(). */
+/* The oldest finished segment, or NULL. Give it back with
+ * sw_asm_recycle(), or free it with sw_seg_free(). */
 struct sw_seg *sw_asm_pop(struct sw_asm *a);
+/* Frees a segment that came from a's sw_asm_pop(), keeping its memory
+ * for a later segment when it can. */
+void sw_asm_recycle(struct sw_asm *a, struct sw_seg *s);
 /* Bytes a finished segment accounts for in the queue budget. */
 size_t sw_seg_bytes(const struct sw_seg *s);
 void sw_seg_free(struct sw_seg *s);

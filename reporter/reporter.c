@@ -184,7 +184,7 @@ drop_queued(uint64_t *reason)
   uint64_t n = 0;
 
   while ((s = sw_asm_pop(&R.as)) != NULL) {
-    sw_seg_free(s);
+    sw_asm_recycle(&R.as, s);
     n++;
   }
   if (n) {
@@ -220,14 +220,15 @@ send_batch(int64_t deadline_ms)
     R.dropped_backend += n;
   }
   for (size_t i = 0; i < n; i++) {
-    sw_seg_free(R.batch[i]);
+    sw_asm_recycle(&R.as, R.batch[i]);
     R.batch[i] = NULL;
   }
   return rc;
 }
 
-/* Sends what is queued when it is time to. At most a few batches per
- * tick, so that a flood does not keep the heartbeat waiting. */
+/* Sends what is queued when it is time to, for at most
+ * SW_REP_SEND_BUDGET_MS, so that a flood keeps neither the heartbeat nor
+ * the ring waiting; rep_tick() then asks for the next tick at once. */
 static void
 tick_segments(int64_t now)
 {
@@ -239,7 +240,7 @@ tick_segments(int64_t now)
   }
   /* Keep sending while a backlog remains, bounded by time (not by a
    * count of calls), so that a busy reporter empties its queue instead of
-   * letting it overflow, and still gets back to the ring regularly. */
+   * letting it overflow, and still gets back to the ring often. */
   while (sw_asm_queued(&R.as) > 0 && now >= R.seg_bo.retry_ms &&
          (now - R.last_send_ms >= SW_REP_SEND_INTERVAL_MS ||
           sw_asm_queued(&R.as) >= SW_REP_SEND_EAGER) &&
@@ -376,12 +377,15 @@ rep_init(const struct sw_reporter_env *env)
 static int rep_tick(int64_t now_ms);
 
 static void
-rep_consume(const struct sw_span_rec *recs, size_t n, int64_t now_ms)
+rep_consume(const struct sw_span_rec *recs, size_t n, size_t stride,
+            int64_t now_ms)
 {
+  const char *p = (const char *)recs;
+
   if (!R.ready)
     return;
-  for (size_t i = 0; i < n; i++)
-    sw_asm_add(&R.as, &recs[i], now_ms);
+  for (size_t i = 0; i < n; i++, p += stride)
+    sw_asm_add(&R.as, (const struct sw_span_rec *)p, now_ms);
   if (R.last_tick_ms == 0)
     R.last_tick_ms = now_ms;
   else if (now_ms - R.last_tick_ms >= TICK_STARVED_MS)

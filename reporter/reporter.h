@@ -12,10 +12,13 @@
 
 /* Segments are sent when the last send was at least this long ago... */
 #define SW_REP_SEND_INTERVAL_MS 20
-/* ...or at once when this many are waiting. */
-#define SW_REP_SEND_EAGER 256
-/* How long one tick may keep sending a backlog. */
-#define SW_REP_SEND_BUDGET_MS 50
+/* ...or at once when this many are waiting: under load, calls of a full
+ * batch (a call has a fixed cost of tens of microseconds, which dominates
+ * with small batches). */
+#define SW_REP_SEND_EAGER 1000
+/* How long one tick may keep sending a backlog. Short, so that the ring
+ * is drained in between (tick() then asks to be called again at once). */
+#define SW_REP_SEND_BUDGET_MS 5
 /* One call carries at most this many segments and this many bytes of
  * span records (the encoded size is a fraction of it). */
 #define SW_REP_BATCH_MAX 1000

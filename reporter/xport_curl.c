@@ -104,17 +104,28 @@ sw_curl_timeout_ms(int64_t deadline_ms)
  * closed, and the default action of SIGPIPE would kill the application
  * we live in. SIGPIPE from a write is sent to the writing thread, so
  * blocking it here keeps it here; a pending one is swallowed before the
- * old mask comes back. */
+ * old mask comes back.
+ *
+ * The preload object's reporter thread blocks every signal for its whole
+ * life: once a thread is seen with SIGPIPE blocked already, its later
+ * calls skip the two system calls (only that thread changes its mask, and
+ * nothing of ours unblocks SIGPIPE). */
+static __thread int pipe_always_blocked;
+
 CURLcode
 sw_curl_perform(CURL *c)
 {
   sigset_t pipe_set, old;
   CURLcode cc;
 
+  if (pipe_always_blocked)
+    return curl_easy_perform(c);
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
   if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
     return curl_easy_perform(c);
+  if (sigismember(&old, SIGPIPE))
+    pipe_always_blocked = 1;
   cc = curl_easy_perform(c);
   if (!sigismember(&old, SIGPIPE)) {
     struct timespec zero = {0, 0};

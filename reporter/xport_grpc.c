@@ -46,6 +46,13 @@ struct grpc {
    * failure. */
   struct sw_curl_backends be;
   char url[SW_BACKEND_MAX + 128];
+  /* What url was built for (path NULL: nothing yet), and the options set
+   * on the current handle, so that a call sets only what changed (libcurl
+   * copies a URL string every time it is set). -1: not set. */
+  const char *url_path;
+  int url_be;
+  const char *opt_url; /* url_path at the last CURLOPT_URL */
+  long opt_ver, opt_fresh;
   int reuse_bug; /* libcurl < 8.0.0 (curl issue 10634) */
   int connected; /* an HTTP/2 connection to the current backend is up */
   /* The response of the call in flight. */
@@ -130,6 +137,8 @@ new_handle(struct grpc *g)
   if (g->curl)
     curl_easy_cleanup(g->curl);
   g->connected = 0;
+  g->opt_url = NULL;
+  g->opt_ver = g->opt_fresh = -1;
   c = g->curl = curl_easy_init();
   if (!c) {
     snprintf(g->base.err, sizeof(g->base.err),
@@ -168,12 +177,17 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
 
   if (!g->curl && new_handle(g) != 0)
     return -ENOMEM;
-  snprintf(g->url, sizeof(g->url), "%s%s", g->be.base[g->be.cur], path);
+  if (g->url_path != path || g->url_be != g->be.cur) {
+    snprintf(g->url, sizeof(g->url), "%s%s", g->be.base[g->be.cur], path);
+    g->url_path = path;
+    g->url_be = g->be.cur;
+    g->opt_url = NULL;
+  }
   for (attempt = 0; attempt < 2; attempt++) {
     long timeout = sw_curl_timeout_ms(deadline_ms);
     int tls = g->be.tls[g->be.cur];
     int reuse = !tls && g->reuse_bug && g->connected;
-    long ver, code = 0, got_ver = 0;
+    long ver, fresh, code = 0, got_ver = 0;
     CURLcode cc;
 
     if (timeout <= 0) {
@@ -188,11 +202,22 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
       ver = CURL_HTTP_VERSION_2_0;
     else
       ver = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, ver);
     /* A prior-knowledge request must not land on a cached connection. */
-    curl_easy_setopt(c, CURLOPT_FRESH_CONNECT,
-                     (!tls && g->reuse_bug && !reuse) ? 1L : 0L);
-    curl_easy_setopt(c, CURLOPT_URL, g->url);
+    fresh = (!tls && g->reuse_bug && !reuse) ? 1L : 0L;
+    /* Only what changed since the last call on this handle (new_handle()
+     * forgets it all). */
+    if (g->opt_ver != ver) {
+      curl_easy_setopt(c, CURLOPT_HTTP_VERSION, ver);
+      g->opt_ver = ver;
+    }
+    if (g->opt_fresh != fresh) {
+      curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, fresh);
+      g->opt_fresh = fresh;
+    }
+    if (g->opt_url != g->url_path) {
+      curl_easy_setopt(c, CURLOPT_URL, g->url);
+      g->opt_url = g->url_path;
+    }
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)g->body.data);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)g->body.len);

@@ -28,7 +28,7 @@
  * the producer's, i.e. the reporter thread and anything libcurl starts). */
 
 /* The product's sources: one translation unit, so their file-local
- * helpers (wake_reporter) are reachable here. */
+ * helpers (pushed_one) are reachable here. */
 #include "../../preload/sw_config.c"
 #include "../../preload/sw_log.c"
 #include "../../preload/sw_stats.c"
@@ -158,7 +158,7 @@ main(int argc, char **argv)
         SW_STAT_INC(spans_created);
         offered++;
         pushed++;
-        wake_reporter();
+        pushed_one();
       } else {
         sleep_ns(1000000L);
       }

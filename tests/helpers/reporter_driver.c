@@ -300,7 +300,7 @@ main(int argc, char **argv)
     fabricate(&recs[n], &recs[n + 1], i, t0 + i);
     n += 2;
     if (n + 1 >= chunk || i == nseg - 1) {
-      ops->consume(recs, (size_t)n, now_ms());
+      ops->consume(recs, (size_t)n, sizeof(recs[0]), now_ms());
       n = 0;
       if (!flush_only)
         tick_for(ops, pause);

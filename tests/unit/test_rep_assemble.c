@@ -392,3 +392,203 @@ Test(assemble, null_stats)
   cr_assert_eq(sw_asm_queued(&other), 0);
   sw_asm_destroy(&other);
 }
+
+/* Records with the same span id keep their arrival order (the sort is
+ * stable, as glibc's merge sort was). */
+Test(assemble, equal_span_ids_keep_arrival_order)
+{
+  struct sw_span_rec r;
+  struct sw_seg *s;
+
+  for (int k = 0; k < 3; k++) {
+    r = rec(1, 2, 0, 0);
+    r.start_ms = 100 + k;
+    sw_asm_add(&as, &r, 10);
+  }
+  add(1, 1, 0, 0, 10);
+  add(1, 0, -1, 5, 11);
+  s = sw_asm_pop(&as);
+  cr_assert_not_null(s);
+  cr_assert_eq(s->n, 5);
+  cr_assert_eq(s->spans[0].span_id, 0);
+  cr_assert_eq(s->spans[1].span_id, 1);
+  for (int k = 0; k < 3; k++) {
+    cr_assert_eq(s->spans[2 + k].span_id, 2);
+    cr_assert_eq(s->spans[2 + k].start_ms, 100 + k);
+  }
+  sw_seg_free(s);
+}
+
+/* Spans beyond the insertion-sort size go through qsort(): still sorted. */
+Test(assemble, many_spans_sorted)
+{
+  for (int k = 39; k >= 1; k--)
+    add(1, k, 0, 0, 10);
+  add(1, 0, -1, 40, 11);
+  expect_segment(1, 40, 0);
+}
+
+/* Segments given back for reuse come out as new ones, whole. */
+Test(assemble, recycled_segments_reused)
+{
+  struct sw_seg *s, *first;
+
+  add(1, 0, -1, 1, 10);
+  first = sw_asm_pop(&as);
+  cr_assert_not_null(first);
+  cr_assert(first->inline_spans);
+  sw_asm_recycle(&as, first);
+  cr_assert_eq(as.nfree, 1);
+  add(2, 0, -1, 1, 11);
+  cr_assert_eq(as.nfree, 0);
+  s = sw_asm_pop(&as);
+  cr_assert_eq(s, first, "the free list is used");
+  cr_assert_str_eq(s->spans[0].segment_id, "seg2");
+  cr_assert_eq(s->n, 1);
+  cr_assert_eq(s->seen, 1);
+  cr_assert_not(s->partial);
+  sw_asm_recycle(&as, s);
+  /* A general-path segment is freed, not kept. */
+  add(3, 1, 0, 0, 12);
+  add(3, 0, -1, 2, 12);
+  s = sw_asm_pop(&as);
+  cr_assert_not(s->inline_spans);
+  sw_asm_recycle(&as, s);
+  cr_assert_eq(as.nfree, 1);
+}
+
+/* ------------------------------------------------ fast path vs general */
+
+static uint64_t rng_state;
+
+static uint32_t
+rnd(uint32_t n)
+{
+  rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+  return (uint32_t)(rng_state >> 33) % n;
+}
+
+/* Compares two finished segments field by field (the hash is the table's
+ * business, and a record's ref only counts with has_ref). */
+static void
+same_segment(const struct sw_seg *x, const struct sw_seg *y, int step)
+{
+  cr_assert_eq(x->n, y->n, "step %d", step);
+  cr_assert_eq(x->cap, y->cap, "step %d", step);
+  cr_assert_eq(x->seen, y->seen, "step %d", step);
+  cr_assert_eq(x->nspans, y->nspans, "step %d", step);
+  cr_assert_eq(x->has_root, y->has_root, "step %d", step);
+  cr_assert_eq(x->partial, y->partial, "step %d", step);
+  cr_assert_eq(x->size_limited, y->size_limited, "step %d", step);
+  cr_assert_eq(x->first_ms, y->first_ms, "step %d", step);
+  cr_assert_eq(x->deadline_ms, y->deadline_ms, "step %d", step);
+  cr_assert_eq(sw_seg_bytes(x), sw_seg_bytes(y), "step %d", step);
+  for (uint32_t i = 0; i < x->n; i++) {
+    const struct sw_span_rec *p = &x->spans[i], *q = &y->spans[i];
+
+    cr_assert_eq(memcmp(p, q, offsetof(struct sw_span_rec, ref)), 0,
+                 "step %d span %u", step, i);
+    if (p->has_ref)
+      cr_assert_eq(memcmp(&p->ref, &q->ref, sizeof(p->ref)), 0,
+                   "step %d span %u ref", step, i);
+  }
+}
+
+static void
+same_state(const struct sw_asm *x, const struct sw_stats *sx,
+           const struct sw_asm *y, const struct sw_stats *sy, int step)
+{
+  cr_assert_eq(x->nopen, y->nopen, "step %d", step);
+  cr_assert_eq(x->nqueued, y->nqueued, "step %d", step);
+  cr_assert_eq(x->qbytes, y->qbytes, "step %d", step);
+  cr_assert_eq(x->next_deadline, y->next_deadline, "step %d", step);
+  cr_assert_eq(x->dropped_full, y->dropped_full, "step %d", step);
+  cr_assert_eq(x->dropped_noroot, y->dropped_noroot, "step %d", step);
+  cr_assert_eq(x->dropped_nomem, y->dropped_nomem, "step %d", step);
+  cr_assert_eq(sx->segments_dropped, sy->segments_dropped, "step %d", step);
+  cr_assert_eq(sx->segments_partial, sy->segments_partial, "step %d", step);
+}
+
+/* The same random stream of records, timer runs, pops and closes through
+ * an assembler with the one-span shortcut and one without: the state and
+ * every segment that comes out must be the same. Small limits, so that
+ * eviction, queue drops and the span bound all happen. */
+Test(assemble, fast_path_matches_general_path)
+{
+  for (int round = 0; round < 60; round++) {
+    struct sw_asm_limits lim;
+    struct sw_asm fa, ga;
+    struct sw_stats fs, gs;
+    int64_t now = 1000;
+
+    rng_state = 0x5eed0000u + (uint64_t)round;
+    sw_asm_limits_default(&lim);
+    lim.max_open = 1 + rnd(5);
+    lim.max_queued = 1 + rnd(8);
+    lim.max_spans = 1 + rnd(4);
+    lim.grace_ms = 5 + (int)rnd(20);
+    lim.orphan_ms = lim.grace_ms + 10 + (int)rnd(50);
+    if (rnd(3) == 0)
+      lim.max_queued_bytes = (1 + rnd(6)) * (sizeof(struct sw_seg) +
+                                             sizeof(struct sw_span_rec));
+    memset(&fs, 0, sizeof(fs));
+    memset(&gs, 0, sizeof(gs));
+    cr_assert_eq(sw_asm_init(&fa, &lim, &fs), 0);
+    lim.general_only = 1;
+    cr_assert_eq(sw_asm_init(&ga, &lim, &gs), 0);
+
+    for (int step = 0; step < 3000; step++) {
+      uint32_t op = rnd(100);
+
+      if (op < 80) {
+        /* Few segment ids, so ids come back; roots announcing one span
+         * (the shortcut's case) often, also while records of the same id
+         * are open. */
+        struct sw_span_rec r = rec((int)rnd(12), 0, -1, 1);
+        uint32_t kind = rnd(10);
+
+        if (kind < 5) {
+          r.nspans = (int32_t)rnd(2); /* 0 or 1: a whole segment */
+        } else if (kind < 7) {
+          r.nspans = 2 + (int32_t)rnd(3);
+        } else {
+          r.span_id = 1 + (int32_t)rnd(4);
+          r.parent_span_id = 0;
+          r.nspans = 0;
+        }
+        r.status = (int32_t)rnd(600);
+        r.start_ms = now;
+        snprintf(r.op, sizeof(r.op), "/op/%u", rnd(1000));
+        r.has_ref = (uint8_t)(rnd(2));
+        if (r.has_ref)
+          snprintf(r.ref.trace_id, sizeof(r.ref.trace_id), "ref%u",
+                   rnd(1000));
+        else
+          memset(&r.ref, 0x5a, sizeof(r.ref)); /* must not matter */
+        sw_asm_add(&fa, &r, now);
+        sw_asm_add(&ga, &r, now);
+      } else if (op < 88) {
+        now += rnd(15);
+        sw_asm_expire(&fa, now);
+        sw_asm_expire(&ga, now);
+      } else if (op < 99) {
+        for (uint32_t k = rnd(4); k > 0; k--) {
+          struct sw_seg *x = sw_asm_pop(&fa), *y = sw_asm_pop(&ga);
+
+          cr_assert_eq(x == NULL, y == NULL, "step %d", step);
+          if (!x)
+            break;
+          same_segment(x, y, step);
+          sw_asm_recycle(&fa, x);
+          sw_asm_recycle(&ga, y);
+        }
+      } else {
+        sw_asm_close_all(&fa);
+        sw_asm_close_all(&ga);
+      }
+      same_state(&fa, &fs, &ga, &gs, step);
+    }
+    sw_asm_destroy(&fa);
+    sw_asm_destroy(&ga);
+  }
+}

@@ -1,9 +1,10 @@
 /* test_ring.c: the MPSC span ring.
  *
  * Single-threaded behaviour (order, wraparound, full, reset, capacity
- * rounding), a producer held between claim and commit, a push from a
- * signal handler, fork, and N producers against one consumer checking
- * that no record is lost, duplicated, reordered or torn. */
+ * rounding), reading in place (peek and release), a producer held between
+ * claim and commit, a push from a signal handler, fork, and N producers
+ * against one consumer (copying out, or reading in place) checking that
+ * no record is lost, duplicated, reordered or torn. */
 #include "sw_common.h"
 
 #include "ring.h"
@@ -151,7 +152,8 @@ main(void)
 #endif
 
 /* A record tagged with (producer, sequence) and a payload derived from
- * both, so that a torn copy shows up as a payload mismatch. */
+ * both, so that a torn copy shows up as a payload mismatch. Every other
+ * record has a ref (copied only then), whose last field is checked too. */
 static void
 rec_fill(struct sw_span_rec *rec, int tid, int64_t seq)
 {
@@ -162,7 +164,9 @@ rec_fill(struct sw_span_rec *rec, int tid, int64_t seq)
   rec->end_ms = ~seq;
   memset(rec->op, b, sizeof(rec->op));
   memset(rec->errlog, b ^ 0x5a, sizeof(rec->errlog));
+  rec->has_ref = (seq & 1) != 0;
   rec->ref.parent_span_id = (int32_t)(seq ^ tid);
+  memset(rec->ref.peer, b ^ 0x33, sizeof(rec->ref.peer));
 }
 
 static int
@@ -173,8 +177,15 @@ rec_ok(const struct sw_span_rec *rec)
   unsigned char b = (unsigned char)(seq * 7 + tid * 13 + 1);
   size_t i;
 
-  if (rec->end_ms != ~seq || rec->ref.parent_span_id != (int32_t)(seq ^ tid))
+  if (rec->end_ms != ~seq || rec->has_ref != ((seq & 1) != 0))
     return 0;
+  if (rec->has_ref) {
+    if (rec->ref.parent_span_id != (int32_t)(seq ^ tid))
+      return 0;
+    for (i = 0; i < sizeof(rec->ref.peer); i++)
+      if ((unsigned char)rec->ref.peer[i] != (b ^ 0x33))
+        return 0;
+  }
   for (i = 0; i < sizeof(rec->op); i++)
     if ((unsigned char)rec->op[i] != b)
       return 0;
@@ -376,6 +387,160 @@ Test(ring, uncommitted_cell_fills_ring)
   sw_ring_destroy(&r);
 }
 
+/* The i-th record of a peeked run. */
+static const struct sw_span_rec *
+run_at(const struct sw_span_rec *first, size_t i)
+{
+  return (const struct sw_span_rec *)((const char *)first +
+                                      i * SW_RING_STRIDE);
+}
+
+Test(ring, peek_reads_in_place_until_release)
+{
+  struct sw_ring r;
+  const struct sw_span_rec *p, *q;
+  size_t i;
+  int64_t k;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  cr_assert_eq(sw_ring_peek(&r, &p, 8), 0);
+  for (k = 0; k < 5; k++)
+    cr_assert_eq(push_seq(&r, k), 0);
+  cr_assert_eq(sw_ring_peek(&r, &p, 16), 5);
+  for (i = 0; i < 5; i++) {
+    cr_assert_eq(run_at(p, i)->start_ms, (int64_t)i);
+    cr_assert(rec_ok(run_at(p, i)));
+    /* In place: the records are the ring's cells. */
+    cr_assert_eq((const void *)run_at(p, i), (const void *)&r.cells[i].rec);
+  }
+  /* Not released: the same run again; max is respected. */
+  cr_assert_eq(sw_ring_peek(&r, &q, 16), 5);
+  cr_assert_eq(q, p);
+  cr_assert_eq(sw_ring_peek(&r, &q, 2), 2);
+  cr_assert_eq(sw_ring_used(&r), 5);
+  sw_ring_release(&r, 2);
+  cr_assert_eq(sw_ring_used(&r), 3);
+  cr_assert_eq(sw_ring_peek(&r, &p, 16), 3);
+  cr_assert_eq(run_at(p, 0)->start_ms, 2);
+  sw_ring_release(&r, 0);
+  sw_ring_release(&r, 3);
+  cr_assert_eq(sw_ring_peek(&r, &p, 16), 0);
+  cr_assert_eq(sw_ring_used(&r), 0);
+  expect_pop(&r, 0, 0);
+  sw_ring_destroy(&r);
+}
+
+/* Peeked cells are not free: producers find the ring full until the
+ * consumer releases them, and then only as many cells as it released. */
+Test(ring, peeked_cells_stay_taken)
+{
+  struct sw_ring r;
+  const struct sw_span_rec *p;
+  int64_t k;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  for (k = 0; k < 4; k++)
+    cr_assert_eq(push_seq(&r, k), 0);
+  cr_assert_eq(sw_ring_peek(&r, &p, 4), 4);
+  cr_assert_eq(push_seq(&r, 100), -1);
+  cr_assert(rec_ok(run_at(p, 3)));
+  cr_assert_eq(run_at(p, 3)->start_ms, 3);
+  sw_ring_release(&r, 1);
+  cr_assert_eq(push_seq(&r, 4), 0);
+  cr_assert_eq(push_seq(&r, 101), -1);
+  /* Cells 1..3 were never touched by the push into cell 0. */
+  cr_assert_eq(sw_ring_peek(&r, &p, 4), 3);
+  for (k = 0; k < 3; k++)
+    cr_assert(rec_ok(run_at(p, (size_t)k)) && run_at(p, (size_t)k)->start_ms ==
+              k + 1);
+  sw_ring_release(&r, 3);
+  expect_pop(&r, 1, 4);
+  sw_ring_destroy(&r);
+}
+
+/* A run ends at the last cell; the next peek starts at the first. */
+Test(ring, peek_stops_at_the_end_of_the_cells)
+{
+  struct sw_ring r;
+  const struct sw_span_rec *p;
+  int64_t k;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  for (k = 0; k < 3; k++)
+    cr_assert_eq(push_seq(&r, k), 0);
+  expect_pop(&r, 3, 0);
+  for (k = 3; k < 7; k++)
+    cr_assert_eq(push_seq(&r, k), 0);
+  cr_assert_eq(sw_ring_peek(&r, &p, 16), 1);
+  cr_assert_eq(p->start_ms, 3);
+  cr_assert_eq((const void *)p, (const void *)&r.cells[3].rec);
+  sw_ring_release(&r, 1);
+  cr_assert_eq(sw_ring_peek(&r, &p, 16), 3);
+  cr_assert_eq((const void *)p, (const void *)&r.cells[0].rec);
+  for (k = 0; k < 3; k++)
+    cr_assert_eq(run_at(p, (size_t)k)->start_ms, 4 + k);
+  sw_ring_release(&r, 3);
+  /* pop crosses the end in one call. */
+  for (k = 7; k < 11; k++)
+    cr_assert_eq(push_seq(&r, k), 0);
+  expect_pop(&r, 4, 7);
+  sw_ring_destroy(&r);
+}
+
+Test(ring, peek_stops_at_an_uncommitted_cell)
+{
+  struct sw_ring r;
+  const struct sw_span_rec *p;
+  struct sw_span_rec *slot;
+  uint64_t pos;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  cr_assert_eq(push_seq(&r, 0), 0);
+  slot = sw_ring_claim(&r, &pos);
+  cr_assert_not_null(slot);
+  cr_assert_eq(push_seq(&r, 2), 0);
+  cr_assert_eq(sw_ring_peek(&r, &p, 8), 1);
+  sw_ring_release(&r, 1);
+  cr_assert_eq(sw_ring_peek(&r, &p, 8), 0);
+  /* Claimed counts as used: the reporter must not sleep long on it. */
+  cr_assert_eq(sw_ring_used(&r), 2);
+  memset(slot, 0, sizeof(*slot));
+  rec_fill(slot, 0, 1);
+  sw_ring_commit(&r, pos);
+  cr_assert_eq(sw_ring_peek(&r, &p, 8), 2);
+  cr_assert_eq(p->start_ms, 1);
+  cr_assert_eq(run_at(p, 1)->start_ms, 2);
+  sw_ring_release(&r, 2);
+  sw_ring_destroy(&r);
+}
+
+/* The ref travels only with has_ref; everything else always does. */
+Test(ring, ref_copied_only_with_has_ref)
+{
+  struct sw_ring r;
+  struct sw_span_rec in, out[2];
+  const struct sw_span_rec *p;
+
+  cr_assert_eq(sw_ring_init(&r, 4), 0);
+  memset(&in, 0, sizeof(in));
+  rec_fill(&in, 0, 1);
+  cr_assert(in.has_ref);
+  cr_assert_eq(sw_ring_push(&r, &in), 0);
+  cr_assert_eq(sw_ring_peek(&r, &p, 1), 1);
+  cr_assert_eq(memcmp(p, &in, sizeof(in)), 0);
+  cr_assert_eq(sw_ring_pop(&r, out, 1), 1);
+  cr_assert_eq(memcmp(&out[0], &in, sizeof(in)), 0);
+  /* Without a ref: every byte before it arrives, whatever the ref held. */
+  rec_fill(&in, 0, 2);
+  cr_assert(!in.has_ref);
+  memset(&in.ref, 0x77, sizeof(in.ref));
+  cr_assert_eq(sw_ring_push(&r, &in), 0);
+  cr_assert_eq(sw_ring_pop(&r, out, 2), 1);
+  cr_assert_eq(memcmp(&out[0], &in, offsetof(struct sw_span_rec, ref)), 0);
+  cr_assert(rec_ok(&out[0]));
+  sw_ring_destroy(&r);
+}
+
 static struct sw_ring sig_ring;
 static volatile sig_atomic_t sig_push_rc = 99;
 
@@ -524,12 +689,14 @@ producer(void *arg)
  * either popped exactly once or counted as dropped, never both, and that
  * each producer's records came out in the order it pushed them. */
 static void
-run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops)
+run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops,
+         int in_place)
 {
   static struct mpsc m;
   struct prod_arg pa[MAX_PROD];
   pthread_t th[MAX_PROD];
-  struct sw_span_rec buf[32];
+  static struct sw_span_rec buf[32];
+  const struct sw_span_rec *run;
   unsigned char *seen[MAX_PROD];
   int64_t last[MAX_PROD], popped = 0, dropped = 0, bad_tag = 0;
   int64_t dup = 0, reorder = 0, torn = 0, both = 0, missing = 0;
@@ -554,15 +721,23 @@ run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops)
   atomic_store_explicit(&m.go, 1, memory_order_release);
 
   for (;;) {
-    n = sw_ring_pop(&m.ring, buf, SW_ARRAY_LEN(buf));
+    if (in_place) {
+      n = sw_ring_peek(&m.ring, &run, SW_ARRAY_LEN(buf));
+    } else {
+      n = sw_ring_pop(&m.ring, buf, SW_ARRAY_LEN(buf));
+      run = buf;
+    }
     for (i = 0; i < n; i++) {
-      t = buf[i].span_id;
-      s = buf[i].start_ms;
+      const struct sw_span_rec *rec =
+          in_place ? run_at(run, i) : &run[i];
+
+      t = rec->span_id;
+      s = rec->start_ms;
       if (t < 0 || t >= nprod || s < 0 || s >= per_prod) {
         bad_tag++;
         continue;
       }
-      if (!rec_ok(&buf[i]))
+      if (!rec_ok(rec))
         torn++;
       if (seen[t][s]++)
         dup++;
@@ -571,6 +746,8 @@ run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops)
       last[t] = s;
       popped++;
     }
+    if (in_place)
+      sw_ring_release(&m.ring, n);
     if (n > 0)
       continue;
     if (finished)
@@ -623,17 +800,29 @@ run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops)
 /* A small ring: constant wraparound, contention and drops. */
 Test(ring_mpsc, four_producers_small_ring, .timeout = 240)
 {
-  run_mpsc(4, 200000, 64, 0);
+  run_mpsc(4, 200000, 64, 0, 0);
+}
+
+/* The same, the consumer reading in place: a producer must never write
+ * into a cell the consumer is still reading. */
+Test(ring_mpsc, four_producers_small_ring_in_place, .timeout = 240)
+{
+  run_mpsc(4, 200000, 64, 0, 1);
 }
 
 /* The smallest ring: every push races the consumer for two cells. */
 Test(ring_mpsc, four_producers_two_cells, .timeout = 240)
 {
-  run_mpsc(4, 100000, 2, 0);
+  run_mpsc(4, 100000, 2, 0, 0);
+}
+
+Test(ring_mpsc, four_producers_two_cells_in_place, .timeout = 240)
+{
+  run_mpsc(4, 100000, 2, 0, 1);
 }
 
 /* Room for everything: nothing may be dropped at all. */
 Test(ring_mpsc, eight_producers_no_drops, .timeout = 240)
 {
-  run_mpsc(8, 4096, 8 * 4096, 1);
+  run_mpsc(8, 4096, 8 * 4096, 1, 0);
 }
