@@ -179,16 +179,6 @@ sw_ring_commit(struct sw_ring *r, uint64_t pos)
                         memory_order_release);
 }
 
-/* Copies a record; the 532-byte ref only when the record has one. */
-static inline void
-rec_copy(struct sw_span_rec *dst, const struct sw_span_rec *src)
-{
-  if (src->has_ref)
-    memcpy(dst, src, sizeof(*dst));
-  else
-    memcpy(dst, src, offsetof(struct sw_span_rec, ref));
-}
-
 int
 sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec)
 {
@@ -198,7 +188,7 @@ sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec)
   dst = sw_ring_claim(r, &pos);
   if (SW_UNLIKELY(dst == NULL))
     return -1;
-  rec_copy(dst, rec);
+  sw_span_copy(dst, rec);
   sw_ring_commit(r, pos);
   return 0;
 }
@@ -263,7 +253,7 @@ sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max)
 
   while (n < max && (k = sw_ring_peek(r, &p, max - n)) > 0) {
     for (i = 0; i < k; i++)
-      rec_copy(&out[n + i],
+      sw_span_copy(&out[n + i],
                (const struct sw_span_rec *)((const char *)p +
                                             i * SW_RING_STRIDE));
     sw_ring_release(r, k);

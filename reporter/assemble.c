@@ -152,17 +152,6 @@ hash_id(const char *id)
 #endif
 }
 
-/* Copies a record; the 532-byte ref only when the record has one (the
- * encoders never look at it otherwise). */
-static inline void
-rec_copy(struct sw_span_rec *dst, const struct sw_span_rec *src)
-{
-  if (src->has_ref)
-    memcpy(dst, src, sizeof(*dst));
-  else
-    memcpy(dst, src, offsetof(struct sw_span_rec, ref));
-}
-
 static struct sw_seg *
 find_open(struct sw_asm *a, const char *id, uint32_t h)
 {
@@ -224,9 +213,9 @@ sort_spans(struct sw_seg *s)
       ;
     if (j == i)
       continue;
-    rec_copy(&tmp, &s->spans[i]);
+    sw_span_copy(&tmp, &s->spans[i]);
     memmove(&s->spans[j + 1], &s->spans[j], (i - j) * sizeof(tmp));
-    rec_copy(&s->spans[j], &tmp);
+    sw_span_copy(&s->spans[j], &tmp);
   }
 }
 
@@ -359,7 +348,7 @@ add_single(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
   s->has_root = 1;
   s->seen = 1;
   s->n = s->cap = 1;
-  rec_copy(&s->spans[0], r);
+  sw_span_copy(&s->spans[0], r);
   enqueue(a, s);
 }
 
@@ -404,13 +393,13 @@ sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
     }
   }
   if (s->n < s->cap) {
-    rec_copy(&s->spans[s->n++], r);
+    sw_span_copy(&s->spans[s->n++], r);
   } else {
     s->size_limited = 1;
     /* Without the root the segment is worthless: it takes the place of
      * the last record kept. */
     if (r->span_id == 0)
-      rec_copy(&s->spans[s->n - 1], r);
+      sw_span_copy(&s->spans[s->n - 1], r);
   }
   if (r->span_id == 0 && !s->has_root) {
     s->has_root = 1;

@@ -154,6 +154,24 @@ main(void)
 /* A record tagged with (producer, sequence) and a payload derived from
  * both, so that a torn copy shows up as a payload mismatch. Every other
  * record has a ref (copied only then), whose last field is checked too. */
+/* A string of the field's full length: every byte but the terminator
+ * (records are copied string by string, through the terminator). */
+static void
+fill_str(char *f, size_t cap, unsigned char b)
+{
+  memset(f, b | 1, cap - 1);
+  f[cap - 1] = '\0';
+}
+
+static int
+str_ok(const char *f, size_t cap, unsigned char b)
+{
+  for (size_t i = 0; i + 1 < cap; i++)
+    if ((unsigned char)f[i] != (b | 1))
+      return 0;
+  return f[cap - 1] == '\0';
+}
+
 static void
 rec_fill(struct sw_span_rec *rec, int tid, int64_t seq)
 {
@@ -162,11 +180,11 @@ rec_fill(struct sw_span_rec *rec, int tid, int64_t seq)
   rec->span_id = tid;
   rec->start_ms = seq;
   rec->end_ms = ~seq;
-  memset(rec->op, b, sizeof(rec->op));
-  memset(rec->errlog, b ^ 0x5a, sizeof(rec->errlog));
+  fill_str(rec->op, sizeof(rec->op), b);
+  fill_str(rec->errlog, sizeof(rec->errlog), b ^ 0x5a);
   rec->has_ref = (seq & 1) != 0;
   rec->ref.parent_span_id = (int32_t)(seq ^ tid);
-  memset(rec->ref.peer, b ^ 0x33, sizeof(rec->ref.peer));
+  fill_str(rec->ref.peer, sizeof(rec->ref.peer), b ^ 0x33);
 }
 
 static int
@@ -175,24 +193,17 @@ rec_ok(const struct sw_span_rec *rec)
   int tid = rec->span_id;
   int64_t seq = rec->start_ms;
   unsigned char b = (unsigned char)(seq * 7 + tid * 13 + 1);
-  size_t i;
 
   if (rec->end_ms != ~seq || rec->has_ref != ((seq & 1) != 0))
     return 0;
   if (rec->has_ref) {
     if (rec->ref.parent_span_id != (int32_t)(seq ^ tid))
       return 0;
-    for (i = 0; i < sizeof(rec->ref.peer); i++)
-      if ((unsigned char)rec->ref.peer[i] != (b ^ 0x33))
-        return 0;
+    if (!str_ok(rec->ref.peer, sizeof(rec->ref.peer), b ^ 0x33))
+      return 0;
   }
-  for (i = 0; i < sizeof(rec->op); i++)
-    if ((unsigned char)rec->op[i] != b)
-      return 0;
-  for (i = 0; i < sizeof(rec->errlog); i++)
-    if ((unsigned char)rec->errlog[i] != (b ^ 0x5a))
-      return 0;
-  return 1;
+  return str_ok(rec->op, sizeof(rec->op), b) &&
+         str_ok(rec->errlog, sizeof(rec->errlog), b ^ 0x5a);
 }
 
 static int
@@ -527,16 +538,16 @@ Test(ring, ref_copied_only_with_has_ref)
   cr_assert(in.has_ref);
   cr_assert_eq(sw_ring_push(&r, &in), 0);
   cr_assert_eq(sw_ring_peek(&r, &p, 1), 1);
-  cr_assert_eq(memcmp(p, &in, sizeof(in)), 0);
+  cr_assert(sw_span_same(p, &in));
   cr_assert_eq(sw_ring_pop(&r, out, 1), 1);
-  cr_assert_eq(memcmp(&out[0], &in, sizeof(in)), 0);
-  /* Without a ref: every byte before it arrives, whatever the ref held. */
+  cr_assert(sw_span_same(&out[0], &in));
+  /* Without a ref: what a reader looks at arrives, whatever the ref held. */
   rec_fill(&in, 0, 2);
   cr_assert(!in.has_ref);
   memset(&in.ref, 0x77, sizeof(in.ref));
   cr_assert_eq(sw_ring_push(&r, &in), 0);
   cr_assert_eq(sw_ring_pop(&r, out, 2), 1);
-  cr_assert_eq(memcmp(&out[0], &in, offsetof(struct sw_span_rec, ref)), 0);
+  cr_assert(sw_span_same(&out[0], &in));
   cr_assert(rec_ok(&out[0]));
   sw_ring_destroy(&r);
 }
@@ -825,4 +836,49 @@ Test(ring_mpsc, four_producers_two_cells_in_place, .timeout = 240)
 Test(ring_mpsc, eight_producers_no_drops, .timeout = 240)
 {
   run_mpsc(8, 4096, 8 * 4096, 1, 0);
+}
+
+/* sw_span_copy (sw_span.h), which push uses: onto a cell holding an
+ * older, longer record, the reader sees exactly the new one; a string
+ * with no terminator in its field is cut at the field's last byte; the
+ * ref is left alone without has_ref. */
+Test(ring, span_copy_strings_through_the_terminator)
+{
+  static struct sw_span_rec src, dst, ref_before;
+
+  memset(&dst, 'z', sizeof(dst));
+  memset(&src, 0, sizeof(src));
+  strcpy(src.trace_id, "t1");
+  strcpy(src.segment_id, "s1");
+  src.span_id = 3;
+  src.parent_span_id = -1;
+  src.status = 200;
+  src.start_ms = 1700000000000;
+  src.end_ms = 1700000000005;
+  strcpy(src.method, "GET");
+  strcpy(src.op, "/a");
+  memset(src.url, 'u', sizeof(src.url)); /* unterminated */
+  strcpy(src.peer, "10.0.0.1:80");
+  ref_before = dst;
+  sw_span_copy(&dst, &src);
+  cr_assert_str_eq(dst.trace_id, "t1");
+  cr_assert_str_eq(dst.op, "/a");
+  cr_assert_eq(dst.op[3], 'z'); /* past the terminator: untouched */
+  cr_assert_eq(strlen(dst.url), sizeof(dst.url) - 1);
+  cr_assert_str_eq(dst.errlog, "");
+  cr_assert_eq(dst.end_ms, src.end_ms);
+  cr_assert_eq(memcmp(&dst.ref, &ref_before.ref, sizeof(dst.ref)), 0);
+  src.url[sizeof(src.url) - 1] = '\0';
+  cr_assert(sw_span_same(&dst, &src));
+  src.has_ref = 1;
+  strcpy(src.ref.trace_id, "t0");
+  strcpy(src.ref.parent_endpoint, "/up");
+  src.ref.parent_span_id = 7;
+  cr_assert(!sw_span_same(&src, &dst));
+  sw_span_copy(&dst, &src);
+  cr_assert(sw_span_same(&dst, &src));
+  cr_assert_str_eq(dst.ref.parent_endpoint, "/up");
+  cr_assert_eq(dst.ref.parent_span_id, 7);
+  dst.op[0] = 'X';
+  cr_assert(!sw_span_same(&dst, &src));
 }
