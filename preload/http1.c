@@ -12,8 +12,10 @@
  * arithmetic, one step per feed call whatever their number. A line that
  * is whole in the buffer (the usual case: a head arrives in one read and
  * leaves in one write) is read at once, not byte by byte: see "whole
- * lines" below. A header line nobody needs costs a 16-byte check of its
- * name and a search for its LF. Lines split across feeds go through the
+ * lines" below; a feed that starts a message takes its head in one pass
+ * (feed_head()) when it is all there. A header line nobody needs costs
+ * two 16-byte loads: one checks its name, both show its LF when the line
+ * is up to 32 bytes long. Lines split across feeds go through the
  * byte machine, where header lines nobody needs, reason phrases, chunk
  * extensions and trailers are skipped with memchr, and only the start
  * line, header names and captured values are looked at byte by byte. The
@@ -53,6 +55,10 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+
+/* For the few functions of the usual path that the compiler would leave
+ * out of line: each call costs more than its body would. */
+#define HOT_INLINE static inline __attribute__((always_inline))
 
 /* Parser states. The first group is handled by the bulk loops at the top
  * of sw_h1_feed(), which consume any number of bytes (or none, on a state
@@ -152,6 +158,14 @@ is_ows(unsigned c)
   return c == ' ' || c == '\t';
 }
 
+/* Whitespace or CR: what a header value loses at its end. */
+static int
+is_trailing_ws(unsigned c)
+{
+  return c <= ' ' &&
+         ((1ull << c) & (1ull << ' ' | 1ull << '\t' | 1ull << '\r')) != 0;
+}
+
 static int
 hex_value(unsigned c)
 {
@@ -163,7 +177,7 @@ hex_value(unsigned c)
   return -1;
 }
 
-static void
+HOT_INLINE void
 msg_clear(struct sw_h1_msg *m)
 {
   /* Only what the fields mean: strings become "" without touching their
@@ -183,7 +197,7 @@ msg_clear(struct sw_h1_msg *m)
 }
 
 /* The first byte of a message (or of the response after a 1xx). */
-static void
+HOT_INLINE void
 head_begin(struct sw_h1 *p)
 {
   msg_clear(&p->msg);
@@ -217,13 +231,30 @@ chunk_begin(struct sw_h1 *p)
 /* The blank line ending a head was read. Decides how the body is framed
  * (RFC 9112 section 6.3) and returns the event flags, 0 when a 1xx head
  * was skipped, or SW_H1_ERROR. */
-static int
+HOT_INLINE int
 head_end(struct sw_h1 *p)
 {
   struct sw_h1_msg *m = &p->msg;
   int status = m->status;
+  int64_t cl = m->content_length;
 
   p->line_len = 0;
+  if (!(p->flags & (F_TE | F_CLOSE)) &&
+      (p->kind == SW_H1_REQUEST ||
+       (status >= 200 && status != 204 && status != 304 && !p->no_body &&
+        cl >= 0))) {
+    /* The usual head, which the rest comes to as well: no
+     * Transfer-Encoding or Connection: close, and for a response a
+     * Content-Length and a body to go with it. */
+    m->chunked = 0;
+    m->keep_alive = m->version_minor | ((p->flags & F_KA) != 0);
+    if (cl > 0) {
+      p->remaining = cl;
+      p->state = S_BODY_CL;
+      return SW_H1_HEAD;
+    }
+    return SW_H1_HEAD | msg_done(p);
+  }
   m->chunked = (p->flags & (F_TE | F_TE_CHUNKED)) == (F_TE | F_TE_CHUNKED);
   if (p->flags & F_CLOSE)
     m->keep_alive = 0;
@@ -513,11 +544,12 @@ chunk_size_tail(struct sw_h1 *p, unsigned c)
  * in one read and goes out in one write), the start line, header lines
  * and chunk size lines are read in one go instead of byte by byte. These
  * functions take only lines that the byte machine would accept, and
- * leave the state exactly as it would; for anything else (a bad byte, an
- * obs-fold, chunk extensions, a line or header count over a limit) they
- * take nothing and change nothing, and the byte machine reads the line
- * and fails where it fails. A line is s[0..n), its LF is s[n]: scans that
- * have no other bound stop there at the latest. */
+ * leave the fields and the state as it would (but for scratch fields of
+ * a line, such as value_len, which the byte machine sets before it reads
+ * them); for anything else (a bad byte, an obs-fold, chunk extensions, a
+ * line or header count over a limit) they take nothing and change
+ * nothing, and the byte machine reads the line and fails where it fails.
+ * Every scan and every 16-byte load stays inside the buffer. */
 
 static uint32_t
 load32(const void *s)
@@ -593,22 +625,36 @@ find_lf(const unsigned char *buf, const unsigned char *q,
 
 #ifdef __SSE2__
 /* Bit k set when byte k of x is not a letter, a digit or '-', which is
- * what header names are nearly always made of. Each range test moves its
- * range to the bottom of the signed bytes (-128 up) with one add, so
- * that one signed compare finds what is above it. */
-static inline __attribute__((always_inline)) unsigned
+ * what header names are nearly always made of; bits 16 and up are all
+ * set. Each range test moves its range to 0 up with one add and takes
+ * its length off with an unsigned saturating subtract: 0 is in it. This
+ * form keeps every constant a memory operand (no registers to reload). */
+static inline __attribute__((always_inline)) unsigned long
 not_name_bytes(__m128i x)
 {
   __m128i y = _mm_or_si128(x, _mm_set1_epi8(0x20));
-  __m128i no_alpha = _mm_cmpgt_epi8(_mm_add_epi8(y, _mm_set1_epi8(
-                                        (char)(0x80 - 'a'))),
-                                    _mm_set1_epi8((char)(0x80 + 25)));
-  __m128i no_digit = _mm_cmpgt_epi8(_mm_add_epi8(x, _mm_set1_epi8(
-                                        (char)(0x80 - '0'))),
-                                    _mm_set1_epi8((char)(0x80 + 9)));
-  __m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
-  return (unsigned)_mm_movemask_epi8(
-      _mm_andnot_si128(dash, _mm_and_si128(no_alpha, no_digit)));
+  __m128i alpha = _mm_subs_epu8(_mm_add_epi8(y, _mm_set1_epi8(-'a')),
+                                _mm_set1_epi8('z' - 'a'));
+  __m128i digit = _mm_subs_epu8(_mm_add_epi8(x, _mm_set1_epi8(-'0')),
+                                _mm_set1_epi8('9' - '0'));
+  __m128i dash = _mm_xor_si128(x, _mm_set1_epi8('-'));
+  __m128i in = _mm_min_epu8(dash, _mm_min_epu8(alpha, digit));
+  return ~(unsigned long)(unsigned)_mm_movemask_epi8(
+      _mm_cmpeq_epi8(in, _mm_setzero_si128()));
+}
+
+/* Bit k set when byte k of x is not a letter or '-', which is what
+ * header names are nearly always made of (names with other tchars take
+ * a slower way); bits 16 and up are all set. */
+static inline __attribute__((always_inline)) unsigned long
+not_alpha_dash(__m128i x)
+{
+  __m128i y = _mm_or_si128(x, _mm_set1_epi8(0x20));
+  __m128i alpha = _mm_subs_epu8(_mm_add_epi8(y, _mm_set1_epi8(-'a')),
+                                _mm_set1_epi8('z' - 'a'));
+  __m128i in = _mm_or_si128(_mm_cmpeq_epi8(alpha, _mm_setzero_si128()),
+                            _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+  return ~(unsigned long)(unsigned)_mm_movemask_epi8(in);
 }
 #endif
 
@@ -619,8 +665,9 @@ skip_tchars(const unsigned char *q, const unsigned char *end)
 #ifdef __SSE2__
   /* Letters, digits and '-' 16 at a time; the table does the rest. */
   while (end - q >= 16) {
-    unsigned bad =
-        not_name_bytes(_mm_loadu_si128((const __m128i *)(const void *)q));
+    unsigned bad = (unsigned)not_name_bytes(
+                       _mm_loadu_si128((const __m128i *)(const void *)q)) &
+                   0xffffu;
     if (bad) {
       q += __builtin_ctz(bad);
       break;
@@ -633,9 +680,9 @@ skip_tchars(const unsigned char *q, const unsigned char *end)
   return q;
 }
 
-/* The first byte of a request target's end: one <= ' ' or DEL. The line's
- * LF comes before end. */
-static const unsigned char *
+/* The first byte in [q, end) of a request target's end: one <= ' ' or
+ * DEL; or end. */
+HOT_INLINE const unsigned char *
 skip_target(const unsigned char *q, const unsigned char *end)
 {
 #ifdef __SSE2__
@@ -651,129 +698,182 @@ skip_target(const unsigned char *q, const unsigned char *end)
       return q + __builtin_ctz(~m);
     q += 16;
   }
-#else
-  (void)end;
 #endif
-  while (*q > ' ' && *q != 0x7f)
+  while (q < end && *q > ' ' && *q != 0x7f)
     q++;
   return q;
 }
 
-/* Which captured header a name of n tchars is (like header_begin). */
+/* Copies n bytes to dst, which has room for 32 at least, in one or two
+ * 16-byte moves when the source has the bytes (the ones past n are
+ * garbage, after the terminator the caller puts at dst[n]). */
+static inline __attribute__((always_inline)) void
+copy_short(char *dst, const unsigned char *src, size_t n,
+           const unsigned char *end)
+{
+#ifdef __SSE2__
+  if (n <= 16 && end - src >= 16) {
+    _mm_storeu_si128((__m128i *)(void *)dst,
+                     _mm_loadu_si128((const __m128i *)(const void *)src));
+    return;
+  }
+  if (n <= 32 && end - src >= 32) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 16));
+    _mm_storeu_si128((__m128i *)(void *)dst, a);
+    _mm_storeu_si128((__m128i *)(void *)(dst + 16), b);
+    return;
+  }
+#else
+  (void)end;
+#endif
+  memcpy(dst, src, n);
+}
+
+/* Which captured header a name of n tchars is (like header_begin); the
+ * name is followed by its colon. Folding is exact on tchars (see FOLD32),
+ * and a colon folds onto itself. */
 #define CAPTURED_LENGTHS ((1u << 3) | (1u << 4) | (1u << 10) | (1u << 14) | \
                           (1u << 17))
-static int
+HOT_INLINE int
 header_kind(const struct sw_h1 *p, const unsigned char *s, size_t n)
 {
-  switch (n) {
-  case 3:
-    if ((s[0] | 0x20) == 's' && (s[1] | 0x20) == 'w' && s[2] == '8')
-      return p->msg.sw8_present ? H_NONE : H_SW8;
-    break;
-  case 4:
-    if ((load32(s) | FOLD32) == load32("host"))
+  uint32_t w = load32(s) | FOLD32;
+
+  if (n == 4) {
+    if (w == load32("host"))
       return (p->flags & F_HOST) ? H_NONE : H_HOST;
-    break;
-  case 10:
-    if (fold_eq8(s, "connecti") && (load32(s + 6) | FOLD32) == load32("tion"))
-      return H_CONN;
-    break;
-  case 14:
-    if (fold_eq8(s, "content-") && fold_eq8(s + 6, "t-length"))
+  } else if (n == 14) {
+    if (w == load32("cont") && fold_eq8(s + 4, "ent-leng") &&
+        (load32(s + 10) | FOLD32) == load32("ngth"))
       return H_CL;
-    break;
-  case 17:
-    if (fold_eq8(s, "transfer") && fold_eq8(s + 8, "-encodin") &&
-        (s[16] | 0x20) == 'g')
+  } else if (n == 10) {
+    if (w == load32("conn") && fold_eq8(s + 2, "nnection"))
+      return H_CONN;
+  } else if (n == 3) {
+    if (w == load32("sw8:"))
+      return p->msg.sw8_present ? H_NONE : H_SW8;
+  } else if (n == 17) {
+    if (w == load32("tran") && fold_eq8(s + 4, "sfer-enc") &&
+        fold_eq8(s + 9, "encoding"))
       return H_TE;
-    break;
-  default:
-    break;
   }
   return H_NONE;
 }
 
-/* A request line at S_METHOD, nothing of it read yet; the buffer goes on
- * to end. */
-static int
-request_line(struct sw_h1 *p, const unsigned char *s, size_t n,
+/* Spaces from q on; end when the buffer ends with them. */
+static const unsigned char *
+skip_spaces(const unsigned char *q, const unsigned char *end)
+{
+  while (q < end && *q == ' ')
+    q++;
+  return q;
+}
+
+/* A request line at S_METHOD, nothing of it read yet, in the buffer
+ * [s, end). Returns the byte after its LF, or NULL when it is not all
+ * there (or not a plain one). */
+HOT_INLINE const unsigned char *
+request_line(struct sw_h1 *p, const unsigned char *s,
              const unsigned char *end)
 {
   struct sw_h1_msg *m = &p->msg;
-  const unsigned char *e = s + n, *q = s, *t;
+  const unsigned char *q = s, *t, *e;
   size_t mlen, tlen, take;
 
-  if (n > SW_H1_MAX_LINE)
-    return 0;
-  while (is_method_char(*q))
-    q++;
+  if (end - s >= 4 && load32(s) == load32("GET ")) {
+    q = s + 3;
+  } else {
+    /* One byte more than a method may have, to see it is too long. */
+    const unsigned char *lim = end - s > SW_METHOD_MAX ? s + SW_METHOD_MAX
+                                                       : end;
+    while (q < lim && is_method_char(*q))
+      q++;
+  }
   mlen = (size_t)(q - s);
-  if (mlen == 0 || mlen > SW_METHOD_MAX - 1 || *q != ' ')
-    return 0;
-  while (*++q == ' ')
-    ;
-  t = q;
+  if (mlen == 0 || mlen > SW_METHOD_MAX - 1 || q == end || *q != ' ')
+    return NULL;
+  t = q = skip_spaces(q + 1, end);
   q = skip_target(q, end);
   tlen = (size_t)(q - t);
-  if (tlen == 0 || *q != ' ')
-    return 0;
-  while (*++q == ' ')
-    ;
-  if (e - q < 8 || !is_version(q))
-    return 0;
-  if (q + 8 != e && (q + 9 != e || q[8] != '\r'))
-    return 0;
+  if (tlen == 0 || q == end || *q != ' ')
+    return NULL;
+  q = skip_spaces(q + 1, end);
+  /* "HTTP/1.x" and LF or CRLF: the line's only LF. */
+  if (end - q < 9 || !is_version(q))
+    return NULL;
+  if (q[8] == '\n')
+    e = q + 8;
+  else if (q[8] == '\r' && end - q >= 10 && q[9] == '\n')
+    e = q + 9;
+  else
+    return NULL;
+  if (e - s > SW_H1_MAX_LINE)
+    return NULL;
 
   /* A whole method array when the buffer has the bytes: one move. */
-  if ((size_t)(end - s) >= sizeof(m->method))
+  if (end - s >= (ptrdiff_t)sizeof(m->method))
     memcpy(m->method, s, sizeof(m->method));
   else
     memcpy(m->method, s, mlen);
   m->method[mlen] = '\0';
   take = tlen < SW_H1_PATH_MAX - 1 ? tlen : SW_H1_PATH_MAX - 1;
-  memcpy(m->target, t, take);
+  copy_short(m->target, t, take, end);
   m->target[take] = '\0';
   m->target_truncated = tlen > take;
   m->version_minor = q[7] - '0';
   p->value_len = (uint32_t)take;
   p->line_len = 0;
   p->state = S_HDR_START;
-  return 1;
+  return e + 1;
 }
 
-/* A status line at S_SVER, nothing of it read yet. */
-static int
-status_line(struct sw_h1 *p, const unsigned char *s, size_t n)
+/* A status line at S_SVER, nothing of it read yet, in the buffer
+ * [s, end). Returns like request_line(). */
+HOT_INLINE const unsigned char *
+status_line(struct sw_h1 *p, const unsigned char *s,
+            const unsigned char *end)
 {
-  const unsigned char *e = s + n, *q;
+  const unsigned char *q, *e;
   int status;
 
-  /* "HTTP/1.1 200" is the shortest. */
-  if (n < 12 || n > SW_H1_MAX_LINE || !is_version(s) || s[8] != ' ')
-    return 0;
+  /* "HTTP/1.1 200\n" is the shortest. */
+  if (end - s < 13 || !is_version(s) || s[8] != ' ')
+    return NULL;
   q = s + 9;
-  while (*q == ' ')
-    q++;
+  if (*q == ' ') {
+    q = skip_spaces(q, end);
+    if (end - q < 4)
+      return NULL;
+  }
   if (q[0] < '0' || q[0] > '9' || q[1] < '0' || q[1] > '9' ||
       q[2] < '0' || q[2] > '9')
-    return 0;
+    return NULL;
   status = (q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0');
   if (status < 100)
-    return 0;
+    return NULL;
   /* Then CRLF, LF, or a space and a reason phrase of any bytes. */
-  if (q[3] == '\r' ? q + 4 != e : q[3] != '\n' && q[3] != ' ')
-    return 0;
+  if (q[3] == ' ')
+    e = find_lf(s, q + 4, end);
+  else if (q[3] == '\n')
+    e = q + 3;
+  else if (q[3] == '\r' && end - q >= 5 && q[4] == '\n')
+    e = q + 4;
+  else
+    return NULL;
+  if (!e || e - s > SW_H1_MAX_LINE)
+    return NULL;
   p->msg.version_minor = s[7] - '0';
   p->msg.status = status;
   p->last_hdr = H_NONE;
   p->line_len = 0;
   p->state = S_HDR_START;
-  return 1;
+  return e + 1;
 }
 
 /* A Connection or Transfer-Encoding value [v, e) that is one common
  * token, as tok_byte() would read it; 0 for anything else. */
-static int
+HOT_INLINE int
 single_token(struct sw_h1 *p, int h, const unsigned char *v,
              const unsigned char *e)
 {
@@ -805,7 +905,7 @@ single_token(struct sw_h1 *p, int h, const unsigned char *v,
 
 /* A Content-Length value [v, e) of plain digits, as cl_byte() would read
  * it; 0 for anything else (or too large: cl_byte() fails on it). */
-static int
+HOT_INLINE int
 plain_length(struct sw_h1 *p, const unsigned char *v, const unsigned char *e)
 {
   int64_t num = 0;
@@ -825,15 +925,71 @@ plain_length(struct sw_h1 *p, const unsigned char *v, const unsigned char *e)
   return 1;
 }
 
-/* The value of a captured header h, from just after the colon to the LF
- * at e. Returns 0, or -1 on an error (a bad Content-Length value, found
- * exactly as the byte machine finds it). */
-static int
-header_value(struct sw_h1 *p, int h, const unsigned char *v,
-             const unsigned char *e)
+/* A whole Host or sw8 value [v, e), e being its LF: what value_append()
+ * and header_end() make of it. The buffer goes on to end. */
+HOT_INLINE void
+string_value(struct sw_h1 *p, int h, const unsigned char *v,
+             const unsigned char *e, const unsigned char *end)
 {
-  while (is_ows(*v))
+  struct sw_h1_msg *m = &p->msg;
+  size_t t;
+  char *dst;
+
+  while (e > v && is_trailing_ws(e[-1]))
+    e--;
+  t = (size_t)(e - v);
+  if (h == H_HOST) {
+    p->flags |= F_HOST;
+    if (t > SW_H1_HOST_MAX - 1)
+      t = SW_H1_HOST_MAX - 1;
+    dst = m->host;
+  } else {
+    m->sw8_present = 1;
+    if (t > SW_H1_SW8_MAX - 1) {
+      m->sw8_too_long = 1;
+      t = 0;
+    }
+    dst = m->sw8;
+  }
+  copy_short(dst, v, t, end);
+  dst[t] = '\0';
+  p->last_hdr = (uint8_t)h;
+}
+
+/* The value of a captured header h, from just after the colon to the LF
+ * at e; the buffer goes on to end. Returns 0, or -1 on an error (a bad
+ * Content-Length value, found exactly as the byte machine finds it). */
+HOT_INLINE int
+header_value(struct sw_h1 *p, int h, const unsigned char *v,
+             const unsigned char *e, const unsigned char *end)
+{
+  if (*v == ' ')
     v++;
+  if (*v <= ' ')
+    while (is_ows(*v))
+      v++;
+  switch (h) {
+  case H_HOST:
+  case H_SW8:
+    string_value(p, h, v, e, end);
+    return 0;
+  case H_CL:
+    if (plain_length(p, v, e)) {
+      if (cl_commit(p) < 0)
+        return -1;
+      p->last_hdr = H_CL;
+      return 0;
+    }
+    break;
+  default:
+    if (single_token(p, h, v, e)) {
+      p->last_hdr = (uint8_t)h;
+      return 0;
+    }
+    break;
+  }
+  /* Anything else as the byte machine reads it, the LF too: it ends the
+   * value, and the header. */
   p->hdr = (uint8_t)h;
   p->value_len = 0;
   p->vtrim = 0;
@@ -841,91 +997,142 @@ header_value(struct sw_h1 *p, int h, const unsigned char *v,
   p->tok_len = 0;
   p->flags &= (uint16_t)~F_TOK_PARAM;
   p->sub = CL_PRE;
-  switch (h) {
-  case H_HOST:
-  case H_SW8:
-    value_append(p, v, (size_t)(e - v));
-    break;
-  case H_CL:
-    if (plain_length(p, v, e)) {
-      if (cl_commit(p) < 0)
-        return -1;
-      break;
-    }
-    /* The LF too: it ends the value, and the header, as in the byte
-     * machine. */
+  if (h == H_CL) {
     for (; v <= e; v++)
       if (cl_byte(p, *v) < 0)
         return -1;
-    return 0;
-  default:
-    if (single_token(p, h, v, e))
-      break;
+  } else {
     for (; v <= e; v++)
       tok_byte(p, *v);
-    return 0;
   }
-  header_end(p);
   return 0;
+}
+
+/* A header line at l, whole in the buffer [s, end): stores its name's
+ * length in *n and returns its LF; NULL when it is not all there, not a
+ * plain header line (CR, LF, obs-fold, a bad byte) or over the limit. */
+HOT_INLINE const unsigned char *
+header_line(const unsigned char *s, const unsigned char *l,
+            const unsigned char *end, size_t *n)
+{
+  const unsigned char *q, *lf;
+
+#ifdef __SSE2__
+  /* A name of letters and '-' in the first 16 bytes (as in
+   * header_lines()), the LF anywhere. */
+  if (end - l >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)l);
+    size_t k = (size_t)(unsigned)__builtin_ctzl(not_alpha_dash(x));
+    if (k - 1 < 15 && l[k] == ':') {
+      *n = k;
+      lf = find_lf(s, l + k + 1, end);
+      return lf && lf - l <= SW_H1_MAX_LINE ? lf : NULL;
+    }
+  }
+#endif
+  if (l == end || !name_map[*l])
+    return NULL;
+  q = skip_tchars(l + 1, end);
+  if (q == end || *q != ':')
+    return NULL;
+  *n = (size_t)(q - l);
+  lf = find_lf(s, q + 1, end);
+  return lf && lf - l <= SW_H1_MAX_LINE ? lf : NULL;
 }
 
 /* Header lines at S_HDR_START, from s[i] on, for as long as they are
  * whole in the buffer s[0..len). Returns where it stopped: at the end of
  * the buffer, at a CR or LF (maybe the blank line), or at the start of a
  * line left to the byte machine; or (size_t)-1 on an error. */
-static size_t
+HOT_INLINE size_t
 header_lines(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len)
 {
-  const unsigned char *end = s + len;
+  const unsigned char *end = s + len, *l = s + i;
+#ifdef __SSE2__
+  /* Lines starting before lim have 32 bytes in the buffer. */
+  const unsigned char *lim = len >= 32 ? end - 31 : s;
+#endif
+  uint32_t nh = p->nheaders;
 
-  while (i < len) {
-    const unsigned char *l = s + i, *q = NULL, *lf = NULL;
+  while (nh < SW_H1_MAX_HEADERS) {
+    const unsigned char *lf;
     size_t n;
 
-    if (p->nheaders >= SW_H1_MAX_HEADERS)
-      break;
 #ifdef __SSE2__
-    /* The usual line: a name of letters, digits and '-' and its colon in
-     * its first 16 bytes, which also show where the LF is if it is among
-     * them. */
-    if (len - i >= 16) {
+    /* The usual line: a name of letters and '-', up to 16 of them, its
+     * colon, and its LF in its first 32 or 48 bytes (an LF is not a name
+     * byte: any is after the colon). */
+    if (l < lim) {
+      const __m128i nl = _mm_set1_epi8('\n');
       __m128i x = _mm_loadu_si128((const __m128i *)(const void *)l);
-      unsigned bad = not_name_bytes(x);
-      n = bad ? (size_t)__builtin_ctz(bad) : 16;
-      if (n > 0 && n < 16 && l[n] == ':') {
-        /* An LF is not a name byte: any is after the colon. */
-        unsigned lfs = (unsigned)_mm_movemask_epi8(
-            _mm_cmpeq_epi8(x, _mm_set1_epi8('\n')));
-        q = l + n;
-        lf = lfs ? l + __builtin_ctz(lfs) : find_lf(s, l + 16, end);
+      __m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)(l + 16));
+      unsigned long lfs =
+          (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl)) |
+          (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(x2, nl)) << 16;
+      /* At most 16, as bits 16 and up are set. */
+      n = (size_t)(unsigned)__builtin_ctzl(not_alpha_dash(x));
+      if (l[n] == ':' && n != 0) {
+        if (lfs) {
+          lf = l + (unsigned)__builtin_ctzl(lfs);
+        } else if (end - l >= 48 &&
+                   (lfs = (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                        _mm_loadu_si128(
+                            (const __m128i *)(const void *)(l + 32)),
+                        nl))) != 0) {
+          /* Lines up to 48 bytes (dates) without a loop. */
+          lf = l + 32 + (unsigned)__builtin_ctzl(lfs);
+        } else {
+          lf = find_lf(s, l + 32, end);
+          if (!lf || lf - l > SW_H1_MAX_LINE)
+            break;
+        }
+        goto line;
+      }
+    } else if (end - l >= 16) {
+      /* The same for a line near the end of the buffer, usually the last
+       * one of the head: its LF is in the buffer's last 16 bytes or not
+       * there. With an LF found, l[n] is in the buffer: n is at most the
+       * LF's offset, or 16. */
+      const __m128i nl = _mm_set1_epi8('\n');
+      const unsigned char *l2 = end - 16;
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)l);
+      __m128i x2 = _mm_loadu_si128((const __m128i *)(const void *)l2);
+      unsigned long lfs =
+          (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl)) |
+          (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(x2, nl))
+              << (l2 - l);
+      n = (size_t)(unsigned)__builtin_ctzl(not_alpha_dash(x));
+      if (lfs && l[n] == ':' && n != 0) {
+        lf = l + (unsigned)__builtin_ctzl(lfs);
+        goto line;
       }
     }
 #endif
-    if (!q) {
-      if (!name_map[*l])
-        break;
-      q = skip_tchars(l + 1, end);
-      if (q == end || *q != ':')
-        break;
-      lf = find_lf(s, q + 1, end);
-    }
-    if (!lf || lf - l > SW_H1_MAX_LINE)
+    if (l == end || *l == '\r' || *l == '\n')
       break;
-    p->nheaders++;
-    n = (size_t)(q - l);
-    if (n <= 17 && (CAPTURED_LENGTHS >> n & 1)) {
+    lf = header_line(s, l, end, &n);
+    if (!lf)
+      break;
+#ifdef __SSE2__
+  line:
+#endif
+    nh++;
+    /* Longer names may pass too (the shift takes n modulo 32): for them
+     * header_kind() finds nothing. */
+    if (CAPTURED_LENGTHS >> (n & 31) & 1) {
       int h = header_kind(p, l, n);
       if (h != H_NONE) {
-        if (header_value(p, h, q + 1, lf) < 0)
+        if (header_value(p, h, l + n + 1, lf, end) < 0)
           return (size_t)-1;
-        i = (size_t)(lf - s) + 1;
+        l = lf + 1;
         continue;
       }
     }
     p->last_hdr = H_NONE;
-    i = (size_t)(lf - s) + 1;
+    l = lf + 1;
   }
-  return i;
+  p->nheaders = nh;
+  return (size_t)(l - s);
 }
 
 /* A chunk size line at S_CHUNK_SIZE, nothing of it read yet: hex digits
@@ -964,12 +1171,74 @@ sw_h1_init(struct sw_h1 *p, enum sw_h1_kind kind)
   msg_clear(&p->msg);
 }
 
+static int feed_bytes(struct sw_h1 *p, const unsigned char *s, size_t i,
+                      size_t len, size_t *consumed)
+    __attribute__((noinline));
+
+/* sw_h1_feed() at S_IDLE with len > 0: the usual case, a whole head in
+ * the buffer, read in one go up to its event. Where it cannot go on (a
+ * line not all there or not a plain one), the state is as the byte
+ * machine would leave it at the start of that line, and feed_bytes()
+ * takes the rest. */
+static int __attribute__((noinline))
+feed_head(struct sw_h1 *p, const unsigned char *s, size_t len,
+          size_t *consumed)
+{
+  const unsigned char *end = s + len, *l = s, *next;
+  size_t i;
+  int ev;
+
+  /* Tolerate stray CRLFs between messages (RFC 9112 section 2.2). */
+  while (*l <= '\r' && ((1u << *l) & (1u << '\r' | 1u << '\n'))) {
+    if (++l == end) {
+      *consumed = len;
+      return SW_H1_NEED_MORE;
+    }
+  }
+  head_begin(p);
+  next = p->kind == SW_H1_REQUEST ? request_line(p, l, end)
+                                  : status_line(p, l, end);
+  if (!next || next == end)
+    return feed_bytes(p, s, (size_t)((next ? next : l) - s), len, consumed);
+  i = header_lines(p, s, (size_t)(next - s), len);
+  if (i == (size_t)-1) {
+    p->state = S_ERROR;
+    *consumed = len;
+    return SW_H1_ERROR;
+  }
+  if (len - i >= 2 && s[i] == '\r' && s[i + 1] == '\n')
+    i += 2;
+  else if (i < len && s[i] == '\n')
+    i++;
+  else
+    return feed_bytes(p, s, i, len, consumed);
+  ev = head_end(p);
+  if (ev == 0) /* an interim response: the final one follows */
+    return feed_bytes(p, s, i, len, consumed);
+  if (ev < 0) {
+    p->state = S_ERROR;
+    i = len;
+  }
+  *consumed = i;
+  return ev;
+}
+
 int
 sw_h1_feed(struct sw_h1 *p, const char *buf, size_t len, size_t *consumed)
 {
   const unsigned char *s = (const unsigned char *)buf;
+
+  if (p->state == S_IDLE && len > 0)
+    return feed_head(p, s, len, consumed);
+  return feed_bytes(p, s, 0, len, consumed);
+}
+
+/* The rest of sw_h1_feed(), from s[i] on. */
+static int
+feed_bytes(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len,
+           size_t *consumed)
+{
   struct sw_h1_msg *m = &p->msg;
-  size_t i = 0;
   int ev = 0;
 
   if (p->state == S_ERROR)
@@ -1105,23 +1374,24 @@ sw_h1_feed(struct sw_h1 *p, const char *buf, size_t len, size_t *consumed)
       /* At the start of a line that is whole in the buffer, read it at
        * once; otherwise (or when the line is not a plain one, see the
        * whole-line functions) go byte by byte. */
-      const unsigned char *lf;
-      int rc;
+      const unsigned char *next;
       if (p->line_len != 0)
         break;
-      lf = find_lf(s, s + i, s + len);
-      if (!lf)
-        break;
+      if (p->state == S_CHUNK_SIZE) {
+        const unsigned char *lf = find_lf(s, s + i, s + len);
+        if (!lf || !chunk_line(p, s + i, (size_t)(lf - (s + i))))
+          break;
+        i = (size_t)(lf - s) + 1;
+        continue;
+      }
       if (p->state == S_METHOD)
-        rc = request_line(p, s + i, (size_t)(lf - (s + i)), s + len);
-      else if (p->state == S_SVER)
-        rc = status_line(p, s + i, (size_t)(lf - (s + i)));
+        next = request_line(p, s + i, s + len);
       else
-        rc = chunk_line(p, s + i, (size_t)(lf - (s + i)));
-      if (rc == 0)
+        next = status_line(p, s + i, s + len);
+      if (!next)
         break;
-      i = (size_t)(lf - s) + 1;
-      if (i < len && p->state == S_HDR_START)
+      i = (size_t)(next - s);
+      if (i < len)
         goto headers;
       continue;
     }

@@ -1767,3 +1767,91 @@ Test(http1, expect_no_body_during_body_applies_to_next)
                SW_H1_HEAD | SW_H1_DONE);
   cr_assert_eq(p.msg.content_length, 50);
 }
+
+/* Differential, for the whole-head reader: header lines of every kind it
+ * tells apart (names of letters and '-' up to 15 bytes and longer, names
+ * with other tchars, captured and ignored, values with trailing blanks,
+ * lines shorter and longer than 16 and 32 bytes, bad ones) put after a
+ * filler line of every length from 0 to 40 bytes, so that each of them
+ * starts at every distance from the end of the buffer and from the start
+ * line; each head fed whole, byte by byte and cut before the line. Only
+ * agreement is checked (the table checks the answers). */
+Test(http1, whole_head_every_offset, .timeout = 240)
+{
+  static const char *const lines[] = {
+    "Server: nginx/1.22.1\r\n",
+    "Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n",
+    "Last-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n",
+    "Content-Length: 1024\r\n",
+    "content-length:7\n",
+    "Connection: keep-alive\r\n",
+    "CONNECTION: close \r\n",
+    "Transfer-Encoding: chunked\r\n",
+    "Host: example.com:8080 \t\r\n",
+    "host:\r\n",
+    "sw8: 1-abc-def\r\n",
+    "X-Request-Id-Long: 0123456789abcdef0123456789abcdef\r\n",
+    "Accept-Encodings: x\r\n",
+    "Accept-Encoding: identity\r\n",
+    "X_Under.Dot: v\r\n",
+    "A:b\r\n",
+    "ETag: \"65920080-400\"\r\n",
+    "Bad Name: x\r\n",
+    "Bad\x01: x\r\n",
+    ": empty name\r\n",
+    "NoColon\r\n",
+    " folded\r\n",
+    "Content-Length: 12x\r\n",
+  };
+  static const char *const starts[] = {
+    "GET /file.txt HTTP/1.1\r\n",
+    "HTTP/1.1 200 OK\r\n",
+  };
+  struct result *whole = calloc(1, sizeof(*whole));
+  struct result *r = calloc(1, sizeof(*r));
+  char what[160];
+
+  cr_assert_not_null(whole);
+  cr_assert_not_null(r);
+  for (size_t k = 0; k < SW_ARRAY_LEN(starts); k++) {
+    for (size_t l = 0; l < SW_ARRAY_LEN(lines); l++) {
+      for (size_t pad = 0; pad <= 40; pad++) {
+        for (int tail = 0; tail < 2; tail++) {
+          struct built b = {0};
+          struct h1_case tc = {.name = "whole_head_every_offset"};
+          size_t at;
+
+          tc.kind = k ? SW_H1_RESPONSE : SW_H1_REQUEST;
+          puts_(&b, starts[k]);
+          if (pad >= 4) {
+            /* "F: " and filler up to pad bytes with the CRLF. */
+            puts_(&b, "F:");
+            put_rep(&b, 'f', pad - 4);
+            puts_(&b, "\r\n");
+          }
+          at = b.len;
+          puts_(&b, lines[l]);
+          /* Then the end of the head, or another line and a body. */
+          if (tail)
+            puts_(&b, "Accept-Ranges: bytes\r\n\r\nxyz");
+          else
+            puts_(&b, "\r\n");
+          tc.in = b.buf;
+          tc.len = b.len;
+          snprintf(what, sizeof(what), "%s line %zu pad %zu tail %d",
+                   k ? "response" : "request", l, pad, tail);
+          run(&tc, tc.len, SIZE_MAX, 0, whole, what);
+          run(&tc, 0, 1, 0, r, what);
+          result_expect_same(whole, r, what);
+          run(&tc, at, SIZE_MAX, 0, r, what);
+          result_expect_same(whole, r, what);
+          run(&tc, tc.len - 1, SIZE_MAX, 0, r, what);
+          result_expect_same(whole, r, what);
+          free(b.buf);
+        }
+      }
+    }
+  }
+  free(whole);
+  free(r);
+}
