@@ -738,9 +738,7 @@ inject(struct sw_curl_lib *L, struct sw_curl_slot *s, CURL *h,
   char line[5 + SW8_MAX_LEN];
   const struct sw_span_rec *r = &s->rec;
   memcpy(line, "sw8: ", 5);
-  if (sw8_encode(line + 5, sizeof(line) - 5, r->trace_id, r->segment_id,
-                 r->span_id, sw_cfg->service, sw_cfg->instance,
-                 parent_endpoint, r->peer) < 0)
+  if (sw_conn_sw8_encode(line + 5, sizeof(line) - 5, r, parent_endpoint) < 0)
     return;
   sw_curl_slist_append_fn app = REAL(L, curl_slist_append);
   sw_curl_slist_free_all_fn fr = REAL(L, curl_slist_free_all);
@@ -775,6 +773,9 @@ fail:
 static struct sw_curl_slot *
 transfer_start(struct sw_curl_lib *L, CURL *h, CURLM *m)
 {
+  /* The first traced transfer may come before any tracked connection. */
+  if (!sw_runtime_ready())
+    return NULL;
   struct sw_curl_slot *s = slot_find(h);
   if (!s)
     s = slot_new(h, 0, 0);

@@ -9,7 +9,8 @@
  * the real call: the bookkeeping functions of conn.c look the fd up again
  * under the connection's lock, so an fd closed meanwhile by another
  * thread is ignored there. Bookkeeping is async-signal-safe and runs with
- * errno saved and the guard set; the caller always gets the real result.
+ * the guard set; it leaves errno as it found it (conn.h), so the caller
+ * always gets the real result and errno.
  * MSG_PEEK reads are not fed to the parser (the bytes will be read
  * again). */
 #include "sw_common.h"
@@ -26,9 +27,9 @@ static inline ssize_t
 after_recv(int fd, const void *b, ssize_t r)
 {
   if (r > 0)
-    SW_GUARDED(sw_conn_on_recv(fd, b, (size_t)r));
+    SW_BUSY(sw_conn_on_recv(fd, b, (size_t)r));
   else if (r == 0)
-    SW_GUARDED(sw_conn_on_eof(fd));
+    SW_BUSY(sw_conn_on_eof(fd));
   return r;
 }
 
@@ -36,9 +37,9 @@ static inline ssize_t
 after_recv_iov(int fd, const struct iovec *v, int c, ssize_t r)
 {
   if (r > 0)
-    SW_GUARDED(sw_conn_on_recv_iov(fd, v, c, (size_t)r));
+    SW_BUSY(sw_conn_on_recv_iov(fd, v, c, (size_t)r));
   else if (r == 0)
-    SW_GUARDED(sw_conn_on_eof(fd));
+    SW_BUSY(sw_conn_on_eof(fd));
   return r;
 }
 
@@ -47,7 +48,7 @@ static inline ssize_t
 after_send(int fd, const void *b, ssize_t r)
 {
   if (r > 0)
-    SW_GUARDED(sw_conn_on_send(fd, b, (size_t)r));
+    SW_BUSY(sw_conn_on_send(fd, b, (size_t)r));
   return r;
 }
 
@@ -68,7 +69,7 @@ send_injected(int fd, const struct iovec *iov, int cnt, int flags, int msg)
   for (;;) {
     int nout = 0, want = 0;
     size_t before = 0, rest = 0;
-    SW_GUARDED(want = sw_conn_send_prepare(fd, iov, cnt, n, out, &nout,
+    SW_BUSY(want = sw_conn_send_prepare(fd, iov, cnt, n, out, &nout,
                                            &before, &rest));
     if (!want)
       return -2; /* (again) a plain send: none of the app's bytes went yet */
@@ -84,7 +85,7 @@ send_injected(int fd, const struct iovec *iov, int cnt, int flags, int msg)
     if (k < 0)
       return k;
     size_t app = sw_inject_app_bytes(before, rest, (size_t)k);
-    SW_GUARDED(sw_conn_send_done(fd, iov, cnt, before, (size_t)k));
+    SW_BUSY(sw_conn_send_done(fd, iov, cnt, before, (size_t)k));
     if (app > 0 || n == 0)
       return (ssize_t)app;
   }
@@ -211,7 +212,7 @@ SW_FD_HOOK(ssize_t, writev, (int fd, const struct iovec *v, int c),
   }
   ssize_t r = sw_real_writev(fd, v, c);
   if (r > 0)
-    SW_GUARDED(sw_conn_on_send_iov(fd, v, c, (size_t)r));
+    SW_BUSY(sw_conn_on_send_iov(fd, v, c, (size_t)r));
   return r;
 }
 
@@ -223,10 +224,10 @@ SW_FD_HOOK(ssize_t, recvmsg, (int fd, struct msghdr *m, int f), (fd, m, f),
   if (f & MSG_PEEK)
     return r;
   if (r > 0)
-    SW_GUARDED(sw_conn_on_recv_iov(fd, m->msg_iov, (int)m->msg_iovlen,
+    SW_BUSY(sw_conn_on_recv_iov(fd, m->msg_iov, (int)m->msg_iovlen,
                                    (size_t)r));
   else if (r == 0)
-    SW_GUARDED(sw_conn_on_eof(fd));
+    SW_BUSY(sw_conn_on_eof(fd));
   return r;
 }
 
@@ -243,7 +244,7 @@ SW_FD_HOOK(ssize_t, sendmsg, (int fd, const struct msghdr *m, int f),
   }
   ssize_t r = sw_real_sendmsg(fd, m, f);
   if (r > 0)
-    SW_GUARDED(sw_conn_on_send_iov(fd, m->msg_iov, (int)m->msg_iovlen,
+    SW_BUSY(sw_conn_on_send_iov(fd, m->msg_iov, (int)m->msg_iovlen,
                                    (size_t)r));
   return r;
 }
@@ -254,7 +255,7 @@ SW_FD_HOOK(ssize_t, sendfile, (int o, int i, off_t *off, size_t n),
   SW_HOOK_PASS(sendfile, (o, i, off, n));
   ssize_t r = sw_real_sendfile(o, i, off, n);
   if (r > 0)
-    SW_GUARDED(sw_conn_on_sendfile(o, (size_t)r));
+    SW_BUSY(sw_conn_on_sendfile(o, (size_t)r));
   return r;
 }
 
@@ -264,6 +265,6 @@ SW_FD_HOOK(ssize_t, sendfile64, (int o, int i, off64_t *off, size_t n),
   SW_HOOK_PASS(sendfile64, (o, i, off, n));
   ssize_t r = sw_real_sendfile64(o, i, off, n);
   if (r > 0)
-    SW_GUARDED(sw_conn_on_sendfile(o, (size_t)r));
+    SW_BUSY(sw_conn_on_sendfile(o, (size_t)r));
   return r;
 }

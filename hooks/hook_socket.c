@@ -3,7 +3,9 @@
  * Hooked: socket, connect, accept, accept4, close, shutdown.
  * All are async-signal-safe after init (atomics on preallocated memory,
  * raw getpeername/getsockopt syscalls) and preserve errno: the real call's
- * result and errno are what the caller sees. close() of an fd that is not
+ * result and errno are what the caller sees. An accepted connection or an
+ * AF_INET/AF_INET6 connect() is what first needs the tables: they are set
+ * up there (sw_runtime_ready()). close() of an fd that is not
  * a tracked connection (every file an application closes) and shutdown()
  * are a tail call to the real function (SW_FD_HOOK, SW_PASS_HOOK). */
 #include "sw_common.h"
@@ -20,7 +22,7 @@ socket(int d, int t, int p)
   /* A number we still map was closed behind our back (close_range, dup2,
    * libc-internal close): forget it before it carries new traffic. */
   if (r >= 0 && SW_UNLIKELY(sw_conn_tracked(r)))
-    SW_GUARDED(sw_conn_on_close(r));
+    SW_BUSY(sw_conn_on_close(r));
   return r;
 }
 
@@ -29,7 +31,8 @@ connect(int fd, const struct sockaddr *a, socklen_t l)
 {
   SW_HOOK_ENTER(connect, (fd, a, l));
   int r = sw_real_connect(fd, a, l);
-  if (r == 0 || errno == EINPROGRESS)
+  if ((r == 0 || errno == EINPROGRESS) && sw_conn_inet(a, l) &&
+      sw_runtime_ready())
     SW_GUARDED(sw_conn_on_connect(fd, a, l));
   return r;
 }
@@ -37,7 +40,7 @@ connect(int fd, const struct sockaddr *a, socklen_t l)
 static int
 on_accepted(int r, struct sockaddr *a, socklen_t *l, socklen_t given)
 {
-  if (r >= 0) {
+  if (r >= 0 && sw_runtime_ready()) {
     /* The kernel truncates the address to the buffer given but reports
      * the full length: trust only what fits. */
     socklen_t got = (a && l) ? (*l < given ? *l : given) : 0;
@@ -66,7 +69,7 @@ SW_FD_HOOK(int, close, (int fd), (fd), fd)
 {
   SW_HOOK_PASS(close, (fd));
   /* Forget the fd before the kernel can hand its number to someone else. */
-  SW_GUARDED(sw_conn_on_close(fd));
+  SW_BUSY(sw_conn_on_close(fd));
   return sw_real_close(fd);
 }
 

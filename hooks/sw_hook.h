@@ -27,7 +27,17 @@
 extern _Atomic int sw_real_ready SW_HIDDEN;
 extern _Atomic int sw_active SW_HIDDEN;
 extern _Atomic uint32_t *sw_conn_map SW_HIDDEN;
-extern uint32_t sw_conn_map_len SW_HIDDEN;
+extern _Atomic uint32_t sw_conn_map_len SW_HIDDEN;
+extern _Atomic int sw_setup_state SW_HIDDEN;
+
+/* Runs stmt with the guard set, for the calls of conn.c that leave errno
+ * as they found it (conn.h): no errno save. The others: SW_GUARDED. */
+#define SW_BUSY(stmt) \
+  do {                \
+    sw_tls_busy++;    \
+    stmt;             \
+    sw_tls_busy--;    \
+  } while (0)
 
 #define SW_NOINLINE __attribute__((noinline))
 /* Out of line, in .text.unlikely, and never the reason for a frame in the

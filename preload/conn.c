@@ -14,6 +14,8 @@
 #include "sw_common.h"
 
 #include <arpa/inet.h>
+#include <emmintrin.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -56,7 +58,7 @@ struct sw_conn {
 };
 
 _Atomic uint32_t *sw_conn_map;
-uint32_t sw_conn_map_len;
+_Atomic uint32_t sw_conn_map_len;
 
 static const struct sw_config *cfg;
 static struct sw_filter filt; /* cfg's ignore lists, prepared */
@@ -67,6 +69,39 @@ static _Atomic uint64_t free_head;
 static _Atomic uint32_t *slot_link;
 static _Atomic int first_conn_seen;
 static size_t map_len_bytes, slots_bytes;
+/* base64(service) "-" base64(instance) "-", the middle of every sw8 value
+ * we send (sw8_encode_svc()): made at init and again in a forked child,
+ * whose default instance name has changed. svc_len 0: none (a name is
+ * empty), then no sw8 is sent, as sw8_encode() would send none. */
+static char svc_b64[SW8_SVC_MAX];
+static size_t svc_len;
+
+static void
+make_svc(void)
+{
+  int n = sw8_encode_svc(svc_b64, sizeof(svc_b64), cfg->service,
+                         cfg->instance);
+  svc_len = n > 0 ? (size_t)n : 0;
+}
+
+int
+sw_conn_sw8_encode(char *out, size_t cap, const struct sw_span_rec *s,
+                   const char *endpoint)
+{
+  if (svc_len == 0) {
+    if (cap > 0)
+      out[0] = '\0';
+    return -1;
+  }
+  return sw8_encode_pre(out, cap, s->trace_id, s->segment_id, s->span_id,
+                        svc_b64, svc_len, endpoint, s->peer);
+}
+
+static inline uint32_t
+map_len(void)
+{
+  return atomic_load_explicit(&sw_conn_map_len, memory_order_acquire);
+}
 
 static void *
 map_zeroed(size_t len)
@@ -108,6 +143,7 @@ sw_conn_init(const struct sw_config *c, uint32_t max_fds, uint32_t n)
 {
   cfg = c;
   sw_filter_prepare(&filt, c);
+  make_svc();
   map_len_bytes = (size_t)max_fds * sizeof(*sw_conn_map);
   slots_bytes = (size_t)n * sizeof(*slots);
   sw_conn_map = map_zeroed(map_len_bytes);
@@ -118,7 +154,8 @@ sw_conn_init(const struct sw_config *c, uint32_t max_fds, uint32_t n)
   nslots = n;
   atomic_store_explicit(&free_head, 0, memory_order_relaxed);
   atomic_store_explicit(&slots_used, 0, memory_order_relaxed);
-  sw_conn_map_len = max_fds;
+  /* Release: a hook that sees the length sees the map (conn.h). */
+  atomic_store_explicit(&sw_conn_map_len, max_fds, memory_order_release);
   return 0;
 }
 
@@ -127,6 +164,7 @@ sw_conn_atfork_child(void)
 {
   if (!slots)
     return;
+  make_svc();
   /* Private anonymous memory reads back as zeros after MADV_DONTNEED:
    * the child forgets every connection without copying a page. */
   if (madvise(sw_conn_map, map_len_bytes, MADV_DONTNEED) != 0)
@@ -248,7 +286,7 @@ lock_fd(int fd)
 static struct sw_conn *
 lock_fd_any(int fd)
 {
-  if ((unsigned)fd >= sw_conn_map_len)
+  if ((unsigned)fd >= map_len())
     return NULL;
   uint32_t v = atomic_load_explicit(&sw_conn_map[fd], memory_order_acquire);
   if (v == 0)
@@ -285,7 +323,7 @@ static void finish_request(struct sw_conn *c);
 static void
 release_fd(int fd, int finish)
 {
-  if ((unsigned)fd >= sw_conn_map_len)
+  if ((unsigned)fd >= map_len())
     return;
   uint32_t v = atomic_exchange_explicit(&sw_conn_map[fd], 0,
                                         memory_order_acq_rel);
@@ -316,7 +354,7 @@ release_fd(int fd, int finish)
 static void
 track(int fd, int role, const struct sockaddr *peer, socklen_t len)
 {
-  if ((unsigned)fd >= sw_conn_map_len) {
+  if ((unsigned)fd >= map_len()) {
     SW_STAT_INC(conns_untracked);
     return;
   }
@@ -361,24 +399,18 @@ track(int fd, int role, const struct sockaddr *peer, socklen_t len)
     sw_sink_first_conn();
 }
 
-static int
-inet_family(const struct sockaddr *sa, socklen_t len)
-{
-  return sa && len >= sizeof(sa->sa_family) &&
-         (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
-}
 
 void
 sw_conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
 {
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
-  if (!peer || !inet_family(peer, len)) {
+  if (!peer || !sw_conn_inet(peer, len)) {
     if (syscall(SYS_getpeername, fd, (struct sockaddr *)&ss, &sl) != 0)
       return;
     peer = (struct sockaddr *)&ss;
     len = sl;
-    if (!inet_family(peer, len))
+    if (!sw_conn_inet(peer, len))
       return; /* AF_UNIX and friends: not tracked */
   }
   track(fd, ROLE_SERVER, peer, len);
@@ -387,7 +419,7 @@ sw_conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len)
 void
 sw_conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len)
 {
-  if (!inet_family(peer, len))
+  if (!sw_conn_inet(peer, len))
     return;
   int type = 0;
   socklen_t tl = sizeof(type);
@@ -473,10 +505,92 @@ origin_form(const char *t, char *auth, size_t cap)
   return p[alen] ? p + alen : "/";
 }
 
+/* Bit i set where the 16 bytes v hold c. */
+static inline unsigned
+eq16(__m128i v, char c)
+{
+  return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+}
+
+/* strlen(t) and path_len(t) in one pass, 16 bytes at a time, for a
+ * string held in a buffer of cap bytes (nothing past it is read). 0 when
+ * its end is not within the whole 16-byte blocks of the buffer: the
+ * caller then asks strlen() and path_len(). */
+SW_STATIC int
+scan_target(const char *t, size_t cap, size_t *tlen, size_t *plen)
+{
+  size_t p = SIZE_MAX;
+  for (size_t o = 0; o + 16 <= cap; o += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + o));
+    unsigned nul = eq16(v, '\0');
+    unsigned q = eq16(v, '?') | eq16(v, '#');
+    if (nul)
+      q &= nul ^ (nul - 1); /* only what comes before the NUL */
+    if (q && p == SIZE_MAX)
+      p = o + (size_t)__builtin_ctz(q);
+    if (nul) {
+      *tlen = o + (size_t)__builtin_ctz(nul);
+      *plen = p < *tlen ? p : *tlen;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* 1 when valid_hostport(h) holds and h has no '@' and is shorter than
+ * SW_PEER_MAX (the Host value span_common() takes as it is), with
+ * strlen(h) in *len: the common case, in one pass over the 16-byte
+ * blocks of h's buffer (cap bytes; nothing past it is read). 0 when the
+ * caller must ask the slow way (brackets, userinfo, anything not valid,
+ * a long value, an end past the whole blocks). */
+SW_STATIC int
+scan_host(const char *h, size_t cap, size_t *len)
+{
+  if (h[0] == '[')
+    return 0;
+  for (size_t o = 0; o + 16 <= cap && o < SW_PEER_MAX; o += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(h + o));
+    unsigned stop = eq16(v, '\0') | eq16(v, ':') | eq16(v, '@') |
+                    eq16(v, ' ') | eq16(v, '\t') | eq16(v, '/') |
+                    eq16(v, '?') | eq16(v, '#');
+    if (!stop)
+      continue;
+    size_t i = o + (size_t)__builtin_ctz(stop);
+    if (h[i] == ':') {
+      /* 1 to 5 digits, then the end: the first byte after ':' that is
+       * not a digit must be the NUL, 1 to 5 bytes on. */
+      size_t j;
+      if (i + 17 <= cap) {
+        __m128i p = _mm_loadu_si128((const __m128i *)(const void *)(h + i + 1));
+        unsigned digit = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpgt_epi8(p, _mm_set1_epi8('0' - 1)),
+                          _mm_cmplt_epi8(p, _mm_set1_epi8('9' + 1))));
+        j = i + 1 + (size_t)__builtin_ctz(~digit | 0x10000u);
+      } else {
+        for (j = i + 1; j < i + 7 && h[j] >= '0' && h[j] <= '9'; j++)
+          ;
+      }
+      if (j == i + 1 || j - i - 1 > 5 || h[j] != '\0')
+        return 0;
+      i = j;
+    } else if (h[i] != '\0') {
+      return 0;
+    }
+    if (i == 0 || i >= SW_PEER_MAX)
+      return 0;
+    *len = i;
+    return 1;
+  }
+  return 0;
+}
+
 static void
 head_parse(struct head *h, const struct sw_h1_msg *m)
 {
   h->target = origin_form(m->target, h->auth, sizeof(h->auth));
+  if (h->target == m->target &&
+      scan_target(m->target, sizeof(m->target), &h->tlen, &h->plen))
+    return;
   h->tlen = strlen(h->target);
   h->plen = path_len(h->target);
 }
@@ -506,7 +620,7 @@ strip_userinfo(char *h)
  * digits), with none of '@', blank, tab, '/', '?', '#' anywhere. Anything
  * else (a value cut inside long userinfo, whose '@' was lost, looks like
  * "user:passw") is never recorded. */
-static int
+SW_STATIC int
 valid_hostport(const char *h)
 {
   const char *p;
@@ -590,17 +704,24 @@ span_common(struct sw_conn *c, const struct sw_h1_msg *m,
   /* The Host header as it would be cut to SW_PEER_MAX and stripped of
    * userinfo; copied only when either changes it. */
   char hdr[SW_PEER_MAX];
-  const char *hv = m->host;
-  size_t hl = strnlen(m->host, sizeof(m->host));
-  if (hl >= sizeof(hdr) || memchr(m->host, '@', hl)) {
-    sw_strlcpyn(hdr, sizeof(hdr), m->host, hl);
-    strip_userinfo(hdr);
-    hv = hdr;
+  const char *host;
+  size_t host_len;
+  if (valid_hostport(h->auth)) {
+    host = h->auth;
+    host_len = strlen(host);
+  } else if (scan_host(m->host, sizeof(m->host), &host_len)) {
+    host = m->host; /* the common value, looked at in one pass */
+  } else {
+    const char *hv = m->host;
+    size_t hl = strnlen(m->host, sizeof(m->host));
+    if (hl >= sizeof(hdr) || memchr(m->host, '@', hl)) {
+      sw_strlcpyn(hdr, sizeof(hdr), m->host, hl);
+      strip_userinfo(hdr);
+      hv = hdr;
+    }
+    host = valid_hostport(hv) ? hv : c->remote;
+    host_len = strlen(host);
   }
-  const char *host = valid_hostport(h->auth) ? h->auth
-                     : valid_hostport(hv)    ? hv
-                                             : c->remote;
-  size_t host_len = strlen(host);
   if (kind == SW_SPAN_EXIT && host != c->remote)
     sw_strlcpyn(s->peer, sizeof(s->peer), host, host_len);
   else
@@ -761,7 +882,11 @@ finish_request(struct sw_conn *c)
                  sizeof(s->errlog));
   }
   sw_span_scrub(s);
+  /* The byte feeds keep errno as they found it (conn.h), and the sink is
+   * the one call on their paths that may not (a futex wake). */
+  int saved = errno;
   sw_sink_span(s);
+  errno = saved;
 }
 
 /* ------------------------------------------------------------- byte feeds */
@@ -812,7 +937,9 @@ feed_req(struct sw_conn *c, const char *buf, size_t len)
          * responses, which come in request order, pair up exactly. */
         c->untraced++;
       } else {
-        if (!strcmp(c->req.msg.method, "HEAD"))
+        /* method is a buffer of SW_METHOD_MAX bytes: the 5 compared are
+         * in it. */
+        if (!memcmp(c->req.msg.method, "HEAD", 5))
           sw_h1_expect_no_body(&c->rsp);
         if (c->role == ROLE_SERVER)
           start_entry(c);
@@ -983,9 +1110,8 @@ sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
     char *line = c->inj.line;
     memcpy(line, "sw8: ", 5);
     const struct sw_span_rec *s = &c->span;
-    int vlen = sw8_encode(line + 5, sizeof(c->inj.line) - 7, s->trace_id,
-                          s->segment_id, s->span_id, cfg->service,
-                          cfg->instance, endpoint, s->peer);
+    int vlen = sw_conn_sw8_encode(line + 5, sizeof(c->inj.line) - 7, s,
+                                  endpoint);
     if (vlen <= 0)
       goto out;
     memcpy(line + 5 + vlen, "\r\n", 2);

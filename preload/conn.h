@@ -24,15 +24,29 @@
 #include "sw_config.h"
 #include "sw_span.h"
 
+/* The fd map: 0 for an fd that is not tracked, else its slot + 1 and the
+ * bits below. Empty (length 0) until the tables are set up, at the first
+ * connection (sw_runtime.h); the length is published after the map, with
+ * release, and never changes after that. */
 extern _Atomic uint32_t *sw_conn_map;
-extern uint32_t sw_conn_map_len;
+extern _Atomic uint32_t sw_conn_map_len;
 
-/* The hot-path check every I/O hook makes first. */
+/* The hot-path check every I/O hook makes first. Acquire (a plain load on
+ * x86): the compiler may not read the map pointer before the length. */
 static inline int
 sw_conn_tracked(int fd)
 {
-  return (unsigned)fd < sw_conn_map_len &&
+  return (unsigned)fd <
+             atomic_load_explicit(&sw_conn_map_len, memory_order_acquire) &&
          atomic_load_explicit(&sw_conn_map[fd], memory_order_relaxed) != 0;
+}
+
+/* An address connect() may start tracking: AF_INET or AF_INET6. */
+static inline int
+sw_conn_inet(const struct sockaddr *sa, socklen_t len)
+{
+  return sa && len >= sizeof(sa->sa_family) &&
+         (sa->sa_family == AF_INET || sa->sa_family == AF_INET6);
 }
 
 /* Client connections carry this bit in their map entry, so the write
@@ -50,10 +64,15 @@ sw_conn_is_client(int fd)
  * how many connections can be tracked at once. 0 or -ENOMEM. */
 int sw_conn_init(const struct sw_config *cfg, uint32_t max_fds,
                  uint32_t slots);
-/* Forked child: forget every connection (single-threaded here). */
+/* Forked child: forget every connection (single-threaded here), and
+ * take the configuration's instance name again (it may follow the pid). */
 void sw_conn_atfork_child(void);
 
-/* peer may be NULL (then getpeername() is asked). */
+/* The calls below but sw_conn_on_accept() and sw_conn_on_connect() (whose
+ * first connection starts the reporter) leave errno as they found it: a
+ * hook needs no save of its own around them. Async-signal-safe.
+ *
+ * peer may be NULL (then getpeername() is asked). */
 void sw_conn_on_accept(int fd, const struct sockaddr *peer, socklen_t len);
 void sw_conn_on_connect(int fd, const struct sockaddr *peer, socklen_t len);
 /* Bytes the application received / sent (n > 0). */
@@ -78,6 +97,13 @@ void sw_conn_on_close(int fd);
  * ignored (then the exit must not be traced either). */
 int sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
                           size_t cap);
+
+/* sw8_encode() of the exit span s (trace_id, segment_id, span_id,
+ * peer) with parent endpoint endpoint, and the service and instance names
+ * of the configuration, whose base64 is made once (again in a forked
+ * child, see sw_conn_atfork_child()). */
+int sw_conn_sw8_encode(char *out, size_t cap, const struct sw_span_rec *s,
+                       const char *endpoint);
 
 /* sw_filter_ignored() for the configuration given to sw_conn_init(),
  * with its lists prepared once (filter.h: sw_filter_match). */

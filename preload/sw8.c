@@ -199,88 +199,132 @@ bad:
   return -1;
 }
 
-/* Decodes one base64 field of the header into dst (dst_cap bytes with
- * the NUL): non-empty, valid, fits, and no NUL inside. */
+/* Decodes the base64 field that starts at *pp and ends at the next '-'
+ * or at end, into dst (dst_cap bytes with the NUL), and leaves *pp at
+ * that '-' or end. The field is found while it is decoded: '-' is in no
+ * decoding table, so the quantum loop stops at it, and a field must end
+ * where a quantum would start. Refused, as sw_b64_decode() and
+ * decode_text_field() of one split field would refuse it: empty, not a
+ * multiple of 4 long, a bad character, '=' but as final padding, bad
+ * padding bits, a decoded NUL, or too long for dst. */
 static int
-decode_text_field(char *dst, size_t dst_cap, const char *src, size_t n)
+decode_field(char *dst, size_t dst_cap, const unsigned char **pp,
+             const unsigned char *end)
 {
-  int len;
+  const unsigned char *p = *pp;
+  size_t o = 0, n, room;
+  uint32_t v;
 
-  if (n == 0)
+  /* Whole quanta, while the value has them and dst room for them and
+   * the NUL. */
+  n = (size_t)(end - p) / 4;
+  room = (dst_cap - 1) / 3;
+  if (n > room)
+    n = room;
+  for (; n > 0; n--, p += 4, o += 3) {
+    v = b64_d0[p[0]] | b64_d1[p[1]] | b64_d2[p[2]] | b64_d3[p[3]];
+    if ((v & B64_FLAGS(4)) != B64_FLAGS(4))
+      break;
+    dst[o] = (char)(v >> 16);
+    dst[o + 1] = (char)(v >> 8);
+    dst[o + 2] = (char)v;
+  }
+  if (p != end && *p != '-') {
+    /* A padded last quantum, or the field is malformed or too long. */
+    if (end - p < 4 || p[3] != '=')
+      return -1;
+    if (p[2] == '=') {
+      v = b64_d0[p[0]] | b64_d1[p[1]];
+      if ((v & B64_FLAGS(2)) != B64_FLAGS(2) || (v & 0xffff) != 0 ||
+          o + 1 >= dst_cap)
+        return -1;
+      dst[o++] = (char)(v >> 16);
+    } else {
+      v = b64_d0[p[0]] | b64_d1[p[1]] | b64_d2[p[2]];
+      if ((v & B64_FLAGS(3)) != B64_FLAGS(3) || (v & 0xff) != 0 ||
+          o + 2 >= dst_cap)
+        return -1;
+      dst[o++] = (char)(v >> 16);
+      dst[o++] = (char)(v >> 8);
+    }
+    p += 4;
+    if (p != end && *p != '-')
+      return -1;
+  }
+  if (o == 0 || memchr(dst, '\0', o) != NULL)
     return -1;
-  len = sw_b64_decode(dst, dst_cap, src, n);
-  if (len <= 0)
-    return -1;
-  if (memchr(dst, '\0', (size_t)len) != NULL)
-    return -1;
+  dst[o] = '\0';
+  *pp = p;
   return 0;
 }
 
-/* ASCII digits only, 0 <= value <= INT32_MAX. */
+/* ASCII digits up to the next '-' (or end), 0 <= value <= INT32_MAX; *pp
+ * is left at that '-' or end. */
 static int
-decode_span_id(int32_t *out, const char *s, size_t n)
+decode_span_id(int32_t *out, const unsigned char **pp,
+               const unsigned char *end)
 {
+  const unsigned char *p = *pp;
   uint64_t v = 0;
-  size_t i;
 
-  if (n == 0)
+  if (p == end || *p == '-')
     return -1;
-  for (i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
+  for (; p != end && *p != '-'; p++) {
+    if (*p < '0' || *p > '9')
       return -1;
     /* v <= INT32_MAX here, so v * 10 + 9 cannot wrap a uint64_t, and any
      * number of leading zeros is fine. */
-    v = v * 10 + (uint64_t)(s[i] - '0');
+    v = v * 10 + (uint64_t)(*p - '0');
     if (v > INT32_MAX)
       return -1;
   }
   *out = (int32_t)v;
+  *pp = p;
+  return 0;
+}
+
+/* Steps over the '-' that must end the field just read. */
+static inline int
+dash(const unsigned char **pp, const unsigned char *end)
+{
+  if (*pp == end)
+    return -1;
+  (*pp)++;
   return 0;
 }
 
 int
 sw8_decode(const char *value, size_t len, struct sw_ref *ref)
 {
-  const char *field[8];
-  size_t flen[8];
-  const char *p, *end, *dash;
-  int nf = 0;
+  const unsigned char *p = (const unsigned char *)value, *end;
 
   memset(ref, 0, sizeof(*ref));
   if (value == NULL || len == 0 || len > SW8_MAX_LEN)
     return -1;
-  /* Split on '-' (absent from the base64 alphabet and its padding). */
-  p = value;
-  end = value + len;
-  for (;;) {
-    if (nf == 8)
-      goto bad; /* a ninth field */
-    dash = memchr(p, '-', (size_t)(end - p));
-    field[nf] = p;
-    flen[nf] = (size_t)((dash != NULL ? dash : end) - p);
-    nf++;
-    if (dash == NULL)
-      break;
-    p = dash + 1;
-  }
-  if (nf != 8)
+  end = p + len;
+  /* The fields in order, each split off while it is decoded ('-' is
+   * absent from the base64 alphabet and its padding); the last must end
+   * the value: a ninth field is refused like a missing one. */
+  if (len < 2 || (p[0] != '0' && p[0] != '1') || p[1] != '-')
     goto bad;
-  if (flen[0] != 1 || (field[0][0] != '0' && field[0][0] != '1'))
-    goto bad;
-  if (decode_text_field(ref->trace_id, sizeof(ref->trace_id), field[1],
-                        flen[1]) != 0 ||
-      decode_text_field(ref->parent_segment_id,
-                        sizeof(ref->parent_segment_id), field[2],
-                        flen[2]) != 0 ||
-      decode_span_id(&ref->parent_span_id, field[3], flen[3]) != 0 ||
-      decode_text_field(ref->parent_service, sizeof(ref->parent_service),
-                        field[4], flen[4]) != 0 ||
-      decode_text_field(ref->parent_instance, sizeof(ref->parent_instance),
-                        field[5], flen[5]) != 0 ||
-      decode_text_field(ref->parent_endpoint, sizeof(ref->parent_endpoint),
-                        field[6], flen[6]) != 0 ||
-      decode_text_field(ref->peer, sizeof(ref->peer), field[7],
-                        flen[7]) != 0)
+  p += 2;
+  if (decode_field(ref->trace_id, sizeof(ref->trace_id), &p, end) != 0 ||
+      dash(&p, end) != 0 ||
+      decode_field(ref->parent_segment_id, sizeof(ref->parent_segment_id),
+                   &p, end) != 0 ||
+      dash(&p, end) != 0 ||
+      decode_span_id(&ref->parent_span_id, &p, end) != 0 ||
+      dash(&p, end) != 0 ||
+      decode_field(ref->parent_service, sizeof(ref->parent_service), &p,
+                   end) != 0 ||
+      dash(&p, end) != 0 ||
+      decode_field(ref->parent_instance, sizeof(ref->parent_instance), &p,
+                   end) != 0 ||
+      dash(&p, end) != 0 ||
+      decode_field(ref->parent_endpoint, sizeof(ref->parent_endpoint), &p,
+                   end) != 0 ||
+      dash(&p, end) != 0 ||
+      decode_field(ref->peer, sizeof(ref->peer), &p, end) != 0 || p != end)
     goto bad;
   return 0;
 
@@ -310,14 +354,30 @@ put_b64(char *out, size_t cap, size_t *o, const char *s, int last)
   return 0;
 }
 
-/* Besides a too small cap, refuses (-1, out empty) a negative span id and
- * an empty or NULL string: every agent rejects an sw8 value with an empty
- * field, and the Python agent then suppresses tracing of the request
- * altogether, so sending none is better than sending that. */
 int
-sw8_encode(char *out, size_t cap, const char *trace_id,
-           const char *segment_id, int span_id, const char *service,
-           const char *instance, const char *endpoint, const char *peer)
+sw8_encode_svc(char *out, size_t cap, const char *service,
+               const char *instance)
+{
+  size_t o = 0;
+
+  if (cap == 0)
+    return -1;
+  out[0] = '\0';
+  if (put_b64(out, cap, &o, service, 0) != 0 ||
+      put_b64(out, cap, &o, instance, 0) != 0) {
+    out[0] = '\0';
+    return -1;
+  }
+  out[o] = '\0';
+  return (int)o;
+}
+
+/* sw8_encode() with the middle part either made here from service and
+ * instance (svc NULL) or given ready in svc[0..svc_len). */
+static int
+encode(char *out, size_t cap, const char *trace_id, const char *segment_id,
+       int span_id, const char *svc, size_t svc_len, const char *service,
+       const char *instance, const char *endpoint, const char *peer)
 {
   char digits[12];
   size_t o = 0, nd = 0;
@@ -343,9 +403,16 @@ sw8_encode(char *out, size_t cap, const char *trace_id,
   while (nd > 0)
     out[o++] = digits[--nd];
   out[o++] = '-';
-  if (put_b64(out, cap, &o, service, 0) != 0 ||
-      put_b64(out, cap, &o, instance, 0) != 0 ||
-      put_b64(out, cap, &o, endpoint, 0) != 0 ||
+  if (svc != NULL) {
+    if (svc_len == 0 || o + svc_len >= cap)
+      goto fail;
+    memcpy(out + o, svc, svc_len);
+    o += svc_len;
+  } else if (put_b64(out, cap, &o, service, 0) != 0 ||
+             put_b64(out, cap, &o, instance, 0) != 0) {
+    goto fail;
+  }
+  if (put_b64(out, cap, &o, endpoint, 0) != 0 ||
       put_b64(out, cap, &o, peer, 1) != 0)
     goto fail;
   out[o] = '\0';
@@ -354,4 +421,31 @@ sw8_encode(char *out, size_t cap, const char *trace_id,
 fail:
   out[0] = '\0';
   return -1;
+}
+
+int
+sw8_encode_pre(char *out, size_t cap, const char *trace_id,
+               const char *segment_id, int span_id, const char *svc,
+               size_t svc_len, const char *endpoint, const char *peer)
+{
+  if (svc == NULL) {
+    if (cap > 0)
+      out[0] = '\0';
+    return -1;
+  }
+  return encode(out, cap, trace_id, segment_id, span_id, svc, svc_len, NULL,
+                NULL, endpoint, peer);
+}
+
+/* Besides a too small cap, refuses (-1, out empty) a negative span id and
+ * an empty or NULL string: every agent rejects an sw8 value with an empty
+ * field, and the Python agent then suppresses tracing of the request
+ * altogether, so sending none is better than sending that. */
+int
+sw8_encode(char *out, size_t cap, const char *trace_id,
+           const char *segment_id, int span_id, const char *service,
+           const char *instance, const char *endpoint, const char *peer)
+{
+  return encode(out, cap, trace_id, segment_id, span_id, NULL, 0, service,
+                instance, endpoint, peer);
 }

@@ -27,6 +27,20 @@ int sw8_encode(char *out, size_t cap, const char *trace_id,
                const char *segment_id, int span_id, const char *service,
                const char *instance, const char *endpoint, const char *peer);
 
+/* The same value in two steps, for a process that sends many: the middle
+ * part, base64(service) "-" base64(instance) "-", which changes only with
+ * the instance name (after fork), made once by sw8_encode_svc() (its
+ * length, or -1 when cap is too small or a name is empty or NULL), then
+ * every value from it by sw8_encode_pre(), which returns what sw8_encode()
+ * returns for the same arguments. SW8_SVC_MAX holds the middle of any
+ * service and instance names of a struct sw_config. */
+#define SW8_SVC_MAX (2 * ((SW_NAME_MAX + 2) / 3 * 4 + 1) + 1)
+int sw8_encode_svc(char *out, size_t cap, const char *service,
+                   const char *instance);
+int sw8_encode_pre(char *out, size_t cap, const char *trace_id,
+                   const char *segment_id, int span_id, const char *svc,
+                   size_t svc_len, const char *endpoint, const char *peer);
+
 /* Standard base64 (alphabet +/, '=' padding). Return the output length or
  * -1 (cap too small / invalid input). Decoding rejects bad characters and
  * bad padding; out is NUL-terminated in both. */

@@ -4,6 +4,7 @@
 #include "sw_common.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "http1.h"
+#include "inject.h"
 #include "sw8.h"
 #include "sw_config.h"
 #include "sw_stats.h"
@@ -26,6 +29,7 @@ sw_sink_span(const struct sw_span_rec *rec)
 {
   cr_assert_lt(ngot, MAXSPANS);
   got[ngot++] = *rec;
+  errno = EIO; /* a sink may change errno: conn.c must restore it */
 }
 
 void
@@ -765,4 +769,145 @@ Test(conn, host_header_choice_same_as_reference)
   }
   sw_conn_on_close(fd);
   close(fd);
+}
+
+/* The one-pass scans of span_common() and head_parse() against the
+ * functions they stand for, on random values with random bytes after the
+ * NUL (the parser's buffers keep old bytes there). */
+int scan_host(const char *h, size_t cap, size_t *len);
+int scan_target(const char *t, size_t cap, size_t *tlen, size_t *plen);
+int valid_hostport(const char *h);
+void hex64(char *out, uint64_t v);
+void hex64_table(char *out, uint64_t v);
+
+Test(conn, scan_host_same_as_valid_hostport)
+{
+  static const char *const pieces[] = {
+    "h", "a.b", ":", "[", "]", "80", "65535", "123456", "@", "/", "?", "#",
+    " ", "\t", "::1", "x:y", "0", "[::1]", "]:", "u:p@", "localhost",
+    "abcdefghijklmnop", "1", "99999", "00000"};
+  unsigned seed = 4242;
+  char buf[SW_H1_HOST_MAX];
+  int hits = 0;
+  for (int round = 0; round < 200000; round++) {
+    for (size_t i = 0; i < sizeof(buf); i++)
+      buf[i] = (char)(rand_r(&seed) % 256);
+    size_t o = 0;
+    int m = rand_r(&seed) % 12;
+    while (m-- > 0) {
+      const char *p = pieces[rand_r(&seed) % SW_ARRAY_LEN(pieces)];
+      size_t n = strlen(p);
+      if (o + n >= sizeof(buf))
+        break;
+      memcpy(buf + o, p, n);
+      o += n;
+    }
+    buf[o] = '\0';
+    size_t len = 12345;
+    int fast = scan_host(buf, sizeof(buf), &len);
+    size_t n = strlen(buf);
+    int common = valid_hostport(buf) && !strchr(buf, '@') &&
+                 n < SW_PEER_MAX && buf[0] != '[';
+    if (fast) {
+      hits++;
+      cr_assert(common, "\"%s\"", buf);
+      cr_assert_eq(len, n, "\"%s\"", buf);
+    } else {
+      /* What it leaves to the slow way is never the common value. */
+      cr_assert(!common, "\"%s\" not taken", buf);
+    }
+  }
+  cr_assert_gt(hits, 1000);
+}
+
+Test(conn, scan_target_same_as_strlen_and_strcspn)
+{
+  static const char alpha[] = "/ab?#=&%.x";
+  unsigned seed = 777;
+  char buf[SW_H1_PATH_MAX];
+  for (int round = 0; round < 100000; round++) {
+    for (size_t i = 0; i < sizeof(buf); i++)
+      buf[i] = (char)(rand_r(&seed) % 256);
+    size_t n = (size_t)rand_r(&seed) %
+               (round % 4 ? 64 : sizeof(buf)); /* mostly short ones */
+    for (size_t i = 0; i < n; i++)
+      buf[i] = alpha[rand_r(&seed) % (sizeof(alpha) - 1)];
+    buf[n] = '\0';
+    size_t tl = 99999, pl = 99999;
+    if (!scan_target(buf, sizeof(buf), &tl, &pl)) {
+      /* Only an end in the last, partial block is left to strlen(). */
+      cr_assert_geq(n, sizeof(buf) / 16 * 16, "%zu", n);
+      continue;
+    }
+    cr_assert_eq(tl, n);
+    cr_assert_eq(pl, strcspn(buf, "?#"), "\"%s\"", buf);
+  }
+}
+
+Test(conn, hex64_same_as_table)
+{
+  uint64_t v = 0x0123456789abcdefULL;
+  char a[17], b[17];
+  a[16] = b[16] = '\0';
+  hex64(a, v);
+  cr_assert_str_eq(a, "0123456789abcdef");
+  for (int i = 0; i < 100000; i++) {
+    v = v * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t x = i < 64 ? (1ULL << i) : i < 128 ? ~(1ULL << (i - 64)) : v;
+    hex64(a, x);
+    hex64_table(b, x);
+    cr_assert_str_eq(a, b);
+  }
+}
+
+/* The hooks of reads, writes and close save no errno of their own: every
+ * call they make must leave it as it was, spans sent (the sink above sets
+ * it) or not, sw8 injected or not. */
+Test(conn, byte_feeds_keep_errno)
+{
+  int s = 7, c = tcp_fd();
+  char line[64];
+  static const char h1[] = "GET /e HTTP/1.1\r\n";
+  static const char h2[] = "Host: h:1\r\n\r\n";
+  struct iovec v[2] = {{(void *)h1, sizeof(h1) - 1},
+                       {(void *)h2, sizeof(h2) - 1}};
+  struct iovec outv[SW_INJECT_MAX_IOV + 2];
+  int nout = 0;
+  size_t before = 0, rest = 0;
+  server_accept(s);
+  client_connect(c);
+  for (int round = 0; round < 3; round++) {
+    errno = 4321;
+    in(s, REQ);
+    cr_assert_eq(errno, 4321);
+    /* An exit with an sw8 line made and sent, on the thread serving s. */
+    int want = sw_conn_send_prepare(c, v, 2, sizeof(h1) + sizeof(h2) - 2,
+                                    outv, &nout, &before, &rest);
+    cr_assert_eq(errno, 4321);
+    cr_assert_eq(want, 1);
+    size_t total = 0;
+    for (int i = 0; i < nout; i++)
+      total += outv[i].iov_len;
+    sw_conn_send_done(c, v, 2, before, total);
+    cr_assert_eq(errno, 4321);
+    snprintf(line, sizeof(line),
+             "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    struct iovec r = {line, strlen(line)};
+    sw_conn_on_recv_iov(c, &r, 1, strlen(line));
+    cr_assert_eq(errno, 4321);
+    out(s, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
+    cr_assert_eq(errno, 4321);
+    sw_conn_on_sendfile(s, 10);
+    cr_assert_eq(errno, 4321);
+    cr_assert_eq(ngot, 2 * (round + 1));
+  }
+  in(s, "GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+  errno = 4321;
+  sw_conn_on_eof(c);
+  sw_conn_on_close(s); /* finishes the open entry: a span sent */
+  cr_assert_eq(errno, 4321);
+  cr_assert_eq(ngot, 7);
+  sw_conn_on_close(c);
+  cr_assert_eq(errno, 4321);
+  close(c);
 }

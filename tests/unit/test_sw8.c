@@ -707,3 +707,160 @@ Test(sw8, failure_after_partial_decode_zeroes_ref)
   cr_assert_eq(sw8_decode(v, strlen(v), &ref), -1);
   cr_assert(ref_is_zero(&ref));
 }
+
+/* ------------------------------------------------ fast paths vs reference */
+
+/* sw8_decode() as it was written before fields were split while decoded:
+ * split on '-' first, then each field through sw_b64_decode(). */
+static int
+ref_text_field(char *dst, size_t cap, const char *src, size_t n)
+{
+  int len;
+  if (n == 0)
+    return -1;
+  len = sw_b64_decode(dst, cap, src, n);
+  if (len <= 0 || memchr(dst, '\0', (size_t)len) != NULL)
+    return -1;
+  return 0;
+}
+
+static int
+ref_span_id(int32_t *out, const char *s, size_t n)
+{
+  uint64_t v = 0;
+  if (n == 0)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+    if (v > INT32_MAX)
+      return -1;
+  }
+  *out = (int32_t)v;
+  return 0;
+}
+
+static int
+ref_sw8_decode(const char *value, size_t len, struct sw_ref *ref)
+{
+  const char *field[8], *p, *end, *dash;
+  size_t flen[8];
+  int nf = 0;
+  memset(ref, 0, sizeof(*ref));
+  if (value == NULL || len == 0 || len > SW8_MAX_LEN)
+    return -1;
+  p = value;
+  end = value + len;
+  for (;;) {
+    if (nf == 8)
+      goto bad;
+    dash = memchr(p, '-', (size_t)(end - p));
+    field[nf] = p;
+    flen[nf] = (size_t)((dash != NULL ? dash : end) - p);
+    nf++;
+    if (dash == NULL)
+      break;
+    p = dash + 1;
+  }
+  if (nf != 8 || flen[0] != 1 || (field[0][0] != '0' && field[0][0] != '1'))
+    goto bad;
+  if (ref_text_field(ref->trace_id, sizeof(ref->trace_id), field[1],
+                     flen[1]) != 0 ||
+      ref_text_field(ref->parent_segment_id, sizeof(ref->parent_segment_id),
+                     field[2], flen[2]) != 0 ||
+      ref_span_id(&ref->parent_span_id, field[3], flen[3]) != 0 ||
+      ref_text_field(ref->parent_service, sizeof(ref->parent_service),
+                     field[4], flen[4]) != 0 ||
+      ref_text_field(ref->parent_instance, sizeof(ref->parent_instance),
+                     field[5], flen[5]) != 0 ||
+      ref_text_field(ref->parent_endpoint, sizeof(ref->parent_endpoint),
+                     field[6], flen[6]) != 0 ||
+      ref_text_field(ref->peer, sizeof(ref->peer), field[7], flen[7]) != 0)
+    goto bad;
+  return 0;
+bad:
+  memset(ref, 0, sizeof(*ref));
+  return -1;
+}
+
+Test(sw8, decode_same_as_split_then_decode)
+{
+  static const char bytes[] =
+    "ABCXYZabcxyz0189+/=-=-=-\0\x80\xff 19";
+  static const char *const names[] = {
+    "a", "ab", "abc", "svc", "/ep", "host:80", "\x01", "x\0y",
+    "0123456789abcdef0123456789abcdef", "\xe6\x9c\x8d", ""};
+  unsigned seed = 99;
+  char v[SW8_MAX_LEN + 64];
+  struct sw_ref a, b;
+  int ok = 0;
+  for (int round = 0; round < 300000; round++) {
+    /* A valid value from random names (some empty or with a NUL, which
+     * the encoder refuses: then a random prefix of bytes instead). */
+    const char *f[6];
+    for (int i = 0; i < 6; i++)
+      f[i] = names[rand_r(&seed) % SW_ARRAY_LEN(names)];
+    int n = sw8_encode(v, sizeof(v), f[0], f[1], rand_r(&seed) % 1000, f[2],
+                       f[3], f[4], f[5]);
+    if (n <= 0)
+      n = 0;
+    /* Then up to 3 edits: replace, insert, delete, cut. */
+    int edits = rand_r(&seed) % 4;
+    while (edits-- > 0 && n > 0) {
+      int at = rand_r(&seed) % n;
+      char c = bytes[rand_r(&seed) % (sizeof(bytes) - 1)];
+      switch (rand_r(&seed) % 4) {
+      case 0:
+        v[at] = c;
+        break;
+      case 1:
+        memmove(v + at + 1, v + at, (size_t)(n - at));
+        v[at] = c;
+        n++;
+        break;
+      case 2:
+        memmove(v + at, v + at + 1, (size_t)(n - at - 1));
+        n--;
+        break;
+      default:
+        n = at;
+        break;
+      }
+    }
+    int ra = sw8_decode(v, (size_t)n, &a);
+    int rb = ref_sw8_decode(v, (size_t)n, &b);
+    cr_assert_eq(ra, rb, "\"%.*s\"", n, v);
+    cr_assert(!memcmp(&a, &b, sizeof(a)), "\"%.*s\"", n, v);
+    ok += ra == 0;
+  }
+  cr_assert_gt(ok, 10000);
+}
+
+Test(sw8, encode_pre_same_as_encode)
+{
+  static const char *const names[] = {
+    "a", "ab", "abc", "svc", "/ep", "host:80",
+    "0123456789abcdef0123456789abcdef", "\xe6\x9c\x8d", "", NULL};
+  unsigned seed = 5;
+  char a[SW8_MAX_LEN], b[SW8_MAX_LEN], svc[SW8_SVC_MAX];
+  for (int round = 0; round < 100000; round++) {
+    const char *f[6];
+    for (int i = 0; i < 6; i++)
+      f[i] = names[rand_r(&seed) % SW_ARRAY_LEN(names)];
+    int span = rand_r(&seed) % 5 == 0 ? -1 : rand_r(&seed);
+    size_t cap = rand_r(&seed) % 3 ? sizeof(a) : (size_t)rand_r(&seed) % 200;
+    memset(a, 'x', sizeof(a));
+    memset(b, 'x', sizeof(b));
+    int na = sw8_encode(a, cap, f[0], f[1], span, f[2], f[3], f[4], f[5]);
+    int ns = sw8_encode_svc(svc, sizeof(svc), f[2], f[3]);
+    int nb = ns > 0 ? sw8_encode_pre(b, cap, f[0], f[1], span, svc,
+                                     (size_t)ns, f[4], f[5])
+                    : -1;
+    if (ns <= 0 && cap > 0)
+      b[0] = '\0';
+    cr_assert_eq(na, nb);
+    if (cap > 0)
+      cr_assert_str_eq(a, b);
+  }
+}
