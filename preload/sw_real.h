@@ -1,12 +1,13 @@
 /* sw_real.h: pointers to the real libc functions behind our hooks.
  *
- * Resolved with dlsym(RTLD_NEXT) by sw_real_init(), which the constructor
- * of a traced process calls and every hook calls first while
- * sw_real_is_ready() is 0 (another library's constructor may enter a hook
- * before ours ran; a disabled or excluded process leaves resolution to
- * its first hook, so that a program that makes none never pays for it).
- * A hook must therefore check sw_real_is_ready() before using a pointer.
- * After init the cost of the check is one acquire load of sw_real_ready. */
+ * Resolved with dlsym(RTLD_NEXT) by sw_real_init(), which runs at the
+ * latest when the process's tables are set up (sw_runtime_ready(), on its
+ * first accepted or connected TCP socket), and earlier from the first
+ * hook entered while sw_real_is_ready() is 0 (a read of a file during
+ * start, or another library's constructor before ours ran). A program
+ * that makes no hooked call never pays for it. A hook must therefore
+ * check sw_real_is_ready() before using a pointer; after init that check
+ * is one acquire load of sw_real_ready. */
 #ifndef SW_PRELOAD_SW_REAL_H
 #define SW_PRELOAD_SW_REAL_H
 
