@@ -861,11 +861,11 @@ Test(ring, span_copy_strings_through_the_terminator)
   strcpy(src.peer, "10.0.0.1:80");
   ref_before = dst;
   sw_span_copy(&dst, &src);
-  cr_assert_str_eq(dst.trace_id, "t1");
-  cr_assert_str_eq(dst.op, "/a");
+  cr_assert(strcmp(dst.trace_id, "t1") == 0);
+  cr_assert(strcmp(dst.op, "/a") == 0);
   cr_assert_eq(dst.op[3], 'z'); /* past the terminator: untouched */
   cr_assert_eq(strlen(dst.url), sizeof(dst.url) - 1);
-  cr_assert_str_eq(dst.errlog, "");
+  cr_assert(strcmp(dst.errlog, "") == 0);
   cr_assert_eq(dst.end_ms, src.end_ms);
   cr_assert_eq(memcmp(&dst.ref, &ref_before.ref, sizeof(dst.ref)), 0);
   src.url[sizeof(src.url) - 1] = '\0';
@@ -877,7 +877,7 @@ Test(ring, span_copy_strings_through_the_terminator)
   cr_assert(!sw_span_same(&src, &dst));
   sw_span_copy(&dst, &src);
   cr_assert(sw_span_same(&dst, &src));
-  cr_assert_str_eq(dst.ref.parent_endpoint, "/up");
+  cr_assert(strcmp(dst.ref.parent_endpoint, "/up") == 0);
   cr_assert_eq(dst.ref.parent_span_id, 7);
   dst.op[0] = 'X';
   cr_assert(!sw_span_same(&dst, &src));
