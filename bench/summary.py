@@ -106,7 +106,7 @@ def main():
                             "instructions/call", "+%s (worst)" % B.fmt(worst, 1),
                             worst <= 30))
         for key, unit in (("loopback", "exchange"), ("nginx", "request")):
-            for role in ("client", "server", "main", "reporter"):
+            for role in ("client", "server", "app", "main", "reporter"):
                 r = hk.get(key, {}).get(role)
                 if r:
                     row("%s %s instr/%s" % (key, r["label"], unit),
