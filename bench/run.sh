@@ -34,7 +34,7 @@ trap 'exit 130' INT TERM
 export SW_BENCH_BUILD=${SW_BENCH_BUILD:-$root/build-bench}
 cmake -S "$root" -B "$SW_BENCH_BUILD" -DSW_INTEGRATION=OFF >/dev/null
 cmake --build "$SW_BENCH_BUILD" -j"$(nproc)" --target sw_preload sw_reporter \
-  bench_io bench_loopback bench_reporter bench_grpc_sink reporter_driver \
+  bench_io bench_loopback bench_reporter bench_grpc_sink reporter_driver bench_spawn \
   >/dev/null
 export SW_BENCH_BUILT=$SW_BENCH_BUILD
 

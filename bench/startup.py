@@ -17,10 +17,20 @@ the child gets it), so it carries the preload too, but excluded by name
 Per variant: the median over rounds of hyperfine's median wall time, and
 the best (lowest) round median, which is what the ratio to bare uses:
 other load on the machine only ever adds time, and it comes in bursts
-that can spoil a whole round."""
+that can spoil a whole round.
+
+Then the same three variants timed by bench_spawn (tests/helpers): N
+spawns of /bin/true each, the variants taking turns every 10 spawns, so
+the machine's bursts fall on all of them alike; the median spawn-to-exit
+time of each, and its ratio to bare's. On a shared VM this is the figure
+to trust (hyperfine's rounds can each land on a different burst).
+--also LABEL=PATH adds another libswpreload.so (a build of an earlier
+commit, say) to that interleaved run, preloaded and excluded: before and
+after in one run."""
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -58,6 +68,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--runs", type=int)
+    ap.add_argument("--spawns", type=int)
+    ap.add_argument("--also", action="append", default=[],
+                    metavar="LABEL=PATH")
     ap.add_argument("--json")
     args = ap.parse_args()
     rounds = args.rounds or (3 if args.quick else 7)
@@ -95,10 +108,48 @@ def main():
             r["ratio"], r["median_ratio"]))
     print("(best = lowest round median; ratio = best / bare best; user and "
           "sys are hyperfine's means, medians over rounds)")
+    spawns = args.spawns or (1000 if args.quick else 3000)
+    inter = interleaved(procs, spawns, args.also)
+    print("%-22s %9s %10s %9s %7s   (interleaved, %d spawns each)"
+          % ("startup", "p10 us", "median us", "p90 us", "ratio", spawns))
+    for r in inter:
+        print("%-22s %9.1f %10.1f %9.1f %7.3f" % (
+            r["label"], r["p10_us"], r["median_us"], r["p90_us"], r["ratio"]))
+    for k in kinds:
+        for r in inter:
+            if r["label"] == k:
+                res[k]["interleaved_ratio"] = r["ratio"]
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rounds": rounds, "runs": runs, "results": res,
-                       "raw": rows}, f, indent=1)
+                       "raw": rows, "interleaved": inter}, f, indent=1)
+
+
+def interleaved(procs, n, also):
+    """bench_spawn over bare, preloaded and excluded (and each --also
+    library preloaded and excluded); rows in that order, ratio to bare."""
+    libs = [("", B.preload())]
+    for a in also:
+        label, _, path = a.partition("=")
+        libs.append((label + " ", path))
+    variants = [("bare", "")]
+    for label, lib in libs:
+        variants.append((label + "preloaded", "LD_PRELOAD=" + lib))
+        variants.append((label + "excluded",
+                         "LD_PRELOAD=%s SW_AGENT_EXCLUDE=true" % lib))
+    _, out = procs.run([B.binary("bench_spawn"), str(n), TRUE]
+                       + [v for _, v in variants], env=B.bare_env(),
+                       stdout=subprocess.PIPE, timeout=3600, check=True)
+    rows = []
+    for line in out.splitlines():
+        kv = dict(f.split("=", 1) for f in line.split())
+        rows.append({"label": variants[int(kv["variant"])][0],
+                     "p10_us": float(kv["p10_us"]),
+                     "median_us": float(kv["median_us"]),
+                     "p90_us": float(kv["p90_us"])})
+    for r in rows:
+        r["ratio"] = r["median_us"] / rows[0]["median_us"]
+    return rows
 
 
 if __name__ == "__main__":
