@@ -67,7 +67,7 @@ set(SW_FUZZ_SRC_inject preload/inject.c)
 file(GLOB SW_FUZZ_TARGETS CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
 file(GLOB SW_FUZZ_HEADERS CONFIGURE_DEPENDS
-  ${PROJECT_SOURCE_DIR}/preload/*.h)
+  ${PROJECT_SOURCE_DIR}/preload/*.h ${PROJECT_SOURCE_DIR}/tests/unit/*.h)
 set(SW_FUZZ_DIR ${PROJECT_BINARY_DIR}/fuzz)
 set(SW_FUZZ_BINS "")
 foreach(src ${SW_FUZZ_TARGETS})
