@@ -17,6 +17,7 @@
 
 #include "json.h"
 #include "utf8.h"
+#include "utf8_ref.h"
 
 static struct sw_buf buf;
 
@@ -409,8 +410,7 @@ ref_escape(char *o, const char *str)
   *o++ = '"';
   while (i < n) {
     uint8_t c = p[i];
-    uint32_t cp, min;
-    size_t need, k;
+    size_t seq;
 
     if (c == '"' || c == '\\') {
       *o++ = '\\';
@@ -435,27 +435,13 @@ ref_escape(char *o, const char *str)
       i++;
       continue;
     }
-    if ((c & 0xE0) == 0xC0) {
-      need = 1, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      need = 2, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      need = 3, cp = c & 0x07, min = 0x10000;
-    } else {
-      goto bad;
+    seq = ref_utf8_seq(p, i, n);
+    if (seq > 0) {
+      memcpy(o, p + i, seq);
+      o += seq;
+      i += seq;
+      continue;
     }
-    for (k = 1; k <= need; k++) {
-      if (i + k >= n || (p[i + k] & 0xC0) != 0x80)
-        goto bad;
-      cp = cp << 6 | (p[i + k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      goto bad;
-    memcpy(o, p + i, need + 1);
-    o += need + 1;
-    i += need + 1;
-    continue;
-  bad:
     memcpy(o, FFFD, 3);
     o += 3;
     i++;
