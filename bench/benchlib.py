@@ -36,8 +36,12 @@ def build():
     run.sh sets SW_BENCH_BUILT)."""
     if os.environ.get("SW_BENCH_BUILT") == BUILD:
         return
-    subprocess.run(["cmake", "-S", ROOT, "-B", BUILD, "-DSW_INTEGRATION=OFF"],
-                   check=True, stdout=subprocess.DEVNULL)
+    # A new build directory is configured without the integration tests
+    # (nothing here runs them); an existing one keeps its own settings.
+    cfg = ["cmake", "-S", ROOT, "-B", BUILD]
+    if not os.path.exists(os.path.join(BUILD, "CMakeCache.txt")):
+        cfg.append("-DSW_INTEGRATION=OFF")
+    subprocess.run(cfg, check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["cmake", "--build", BUILD, "-j%d" % NCPU, "--target"]
                    + TARGETS, check=True, stdout=subprocess.DEVNULL)
     os.environ["SW_BENCH_BUILT"] = BUILD
@@ -292,6 +296,33 @@ def cpu_ticks(pids):
             total += int(fields[11]) + int(fields[12])
         except OSError:
             pass
+    return total
+
+
+# The name the preload object gives its reporter thread (comm).
+AGENT_THREAD = "sw-reporter"
+
+
+def agent_ticks(pids):
+    """utime + stime of the agent's reporter thread(s) among the live
+    threads of pids, in clock ticks: the part of cpu_ticks() that the
+    application's own threads did not spend."""
+    total = 0
+    for p in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % p)
+        except OSError:
+            continue
+        for t in tids:
+            try:
+                with open("/proc/%d/task/%s/comm" % (p, t)) as f:
+                    if f.read().strip() != AGENT_THREAD:
+                        continue
+                with open("/proc/%d/task/%s/stat" % (p, t)) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
     return total
 
 

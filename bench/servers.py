@@ -139,14 +139,19 @@ class Server:
 
 def measure(procs, srv, seconds, conns, wrk_cpus):
     pids = srv.pids()
-    c0 = B.cpu_ticks(pids)
+    c0, a0 = B.cpu_ticks(pids), B.agent_ticks(pids)
     r, out = B.run_wrk(srv.url, seconds, conns, cpus=wrk_cpus, procs=procs)
     time.sleep(1.0)
-    c1 = B.cpu_ticks(pids)
+    c1, a1 = B.cpu_ticks(pids), B.agent_ticks(pids)
     cpu_s = (c1 - c0) / B.CLK_TCK
+    agent_s = (a1 - a0) / B.CLK_TCK
     r["cpu_s"] = cpu_s
     r["cpu_us_per_req"] = (cpu_s * 1e6 / r["requests"]
                            if r["requests"] else float("nan"))
+    # Of which the agent's reporter thread (0 for a bare server): the rest
+    # is what the application's own threads spent, hooks included.
+    r["agent_us_per_req"] = (agent_s * 1e6 / r["requests"]
+                             if r["requests"] else float("nan"))
     if r["errors"] or r["non2xx"] or not r["requests"]:
         B.log("warning: wrk reported errors:\n" + out)
     return r
@@ -172,10 +177,10 @@ def bench_server(procs, kind, coll, args):
                 r = measure(procs, s, args.seconds, conns, wrk_cpus)
                 runs[mode].append(r)
                 B.log("  %-6s %-4s run %d: %8.0f req/s  p50 %6s ms  p99 %6s "
-                      "ms  cpu %6.2f us/req  (load %s)" % (
+                      "ms  cpu %6.2f us/req (reporter %5.2f)  (load %s)" % (
                           kind, mode, i + 1, r["rps"], B.fmt(r["p50_ms"], 3),
                           B.fmt(r["p99_ms"], 3), r["cpu_us_per_req"],
-                          B.loadavg()))
+                          r["agent_us_per_req"], B.loadavg()))
     finally:
         bare.stop()
         stats = B.parse_agent_stats(pre.stop())
@@ -193,6 +198,12 @@ def bench_server(procs, kind, coll, args):
                                  if b["p99_ms"]])
     diffs = [p["cpu_us_per_req"] - b["cpu_us_per_req"] for b, p in pairs]
     res["added_cpu_us"] = B.median(diffs)
+    # The same difference split by thread: the application's threads
+    # (hooks, parsing, spans, ring) and the agent's reporter thread.
+    res["added_app_us"] = B.median(
+        [p["cpu_us_per_req"] - p["agent_us_per_req"] - b["cpu_us_per_req"]
+         for b, p in pairs])
+    res["reporter_us"] = B.median([p["agent_us_per_req"] for _, p in pairs])
     # Standard error of the pairwise differences: how far the machine's
     # noise lets the median be trusted.
     res["added_cpu_se"] = (statistics.stdev(diffs) / len(diffs) ** 0.5
@@ -217,6 +228,10 @@ def print_table(results):
                   B.fmt(r["added_cpu_se"])))
     print("(medians over runs; latencies in ms; us = server CPU microseconds "
           "per request, all its processes and threads)")
+    for r in results:
+        print("%s added CPU by thread: application threads %+.2f us/request, "
+              "reporter thread %.2f us/request" % (
+                  r["server"], r["added_app_us"], r["reporter_us"]))
     for r in results:
         st = r["agent_stats"]
         if st:

@@ -54,6 +54,10 @@ def main():
             row("%s CPU us/request" % k, B.fmt(r["bare_cpu_us_per_req"]),
                 B.fmt(r["pre_cpu_us_per_req"]),
                 "%+.2f us" % r["added_cpu_us"])
+            if "added_app_us" in r:
+                row("%s   of which app threads / reporter" % k, "",
+                    "", "%+.2f / %.2f us" % (r["added_app_us"],
+                                             r["reporter_us"]))
             st = r.get("agent_stats") or {}
             if st:
                 row("%s spans created / dropped" % k, "",
