@@ -268,9 +268,9 @@ sw_format_addr(char *out, size_t cap, const struct sockaddr *sa,
 
 /* ------------------------------------------------------------------ slots */
 
-static struct sw_conn *lock_fd_any(int fd);
+static inline struct sw_conn *lock_fd_any(int fd);
 
-static struct sw_conn *
+static inline struct sw_conn *
 lock_fd(int fd)
 {
   struct sw_conn *c = lock_fd_any(fd);
@@ -283,7 +283,7 @@ lock_fd(int fd)
 
 /* Like lock_fd(), but also hands out a connection that is no longer
  * traced: an sw8 line already partly sent must still be finished. */
-static struct sw_conn *
+static inline __attribute__((always_inline)) struct sw_conn *
 lock_fd_any(int fd)
 {
   if ((unsigned)fd >= map_len())
@@ -386,6 +386,10 @@ track(int fd, int role, const struct sockaddr *peer, socklen_t len)
     if (syscall(SYS_getpeername, fd, (struct sockaddr *)&ss, &sl) == 0)
       sw_format_addr(c->remote, sizeof(c->remote), (struct sockaddr *)&ss, sl);
   }
+  /* An entry's peer is the remote address, on every request of the
+   * connection: span_common() leaves it in place. */
+  if (role == ROLE_SERVER)
+    sw_span_str_copy(c->span.peer, c->remote, sizeof(c->span.peer));
   sw_h1_init(&c->req, SW_H1_REQUEST);
   sw_h1_init(&c->rsp, SW_H1_RESPONSE);
   /* Release: the slot's contents are visible to whoever loads the map
@@ -604,6 +608,8 @@ head_ignored(struct sw_conn *c, const struct sw_h1_msg *m,
 {
   size_t oplen = sw_strlcpyn(c->span.op, sizeof(c->span.op), h->target,
                              h->plen);
+  if (sw_filter_quick_pass(&filt, c->span.op, oplen))
+    return 0;
   return sw_filter_match(&filt, m->method, c->span.op, oplen);
 }
 
@@ -700,13 +706,17 @@ span_common(struct sw_conn *c, const struct sw_h1_msg *m,
   s->start_ms = c->req_start_ms;
   s->end_ms = 0;
   s->errlog[0] = '\0';
-  sw_strlcpy(s->method, m->method, sizeof(s->method));
+  /* m->method is terminated within its SW_METHOD_MAX bytes (http1.h):
+   * the whole buffer is the string and bytes a reader never looks at. */
+  _Static_assert(sizeof(m->method) == sizeof(s->method), "method sizes");
+  memcpy(s->method, m->method, sizeof(s->method));
+  s->method[sizeof(s->method) - 1] = '\0';
   /* The Host header as it would be cut to SW_PEER_MAX and stripped of
    * userinfo; copied only when either changes it. */
   char hdr[SW_PEER_MAX];
   const char *host;
   size_t host_len;
-  if (valid_hostport(h->auth)) {
+  if (h->auth[0] != '\0' && valid_hostport(h->auth)) {
     host = h->auth;
     host_len = strlen(host);
   } else if (scan_host(m->host, sizeof(m->host), &host_len)) {
@@ -722,10 +732,13 @@ span_common(struct sw_conn *c, const struct sw_h1_msg *m,
     host = valid_hostport(hv) ? hv : c->remote;
     host_len = strlen(host);
   }
-  if (kind == SW_SPAN_EXIT && host != c->remote)
-    sw_strlcpyn(s->peer, sizeof(s->peer), host, host_len);
-  else
-    sw_strlcpy(s->peer, c->remote, sizeof(s->peer));
+  /* An entry's peer is in place already (track()). */
+  if (kind == SW_SPAN_EXIT) {
+    if (host != c->remote)
+      sw_strlcpyn(s->peer, sizeof(s->peer), host, host_len);
+    else
+      sw_span_str_copy(s->peer, c->remote, sizeof(s->peer));
+  }
   fill_url(s, host, host_len, h);
 }
 
@@ -766,8 +779,9 @@ start_entry(struct sw_conn *c)
     }
   }
   if (!s->has_ref)
-    sw_trace_new_id(s->trace_id);
-  sw_trace_new_id(s->segment_id);
+    sw_trace_new_ids(s->trace_id, s->segment_id);
+  else
+    sw_trace_new_id(s->segment_id);
 }
 
 int
@@ -813,8 +827,7 @@ sw_conn_exit_identity(struct sw_span_rec *s, char *parent_endpoint,
     if (parent_endpoint)
       copy_field(parent_endpoint, cap, p->span.op, sizeof(p->span.op));
   } else {
-    sw_trace_new_id(s->trace_id);
-    sw_trace_new_id(s->segment_id);
+    sw_trace_new_ids(s->trace_id, s->segment_id);
     s->span_id = 0;
     s->parent_span_id = -1;
     s->nspans = 1;

@@ -360,6 +360,7 @@ sw_filter_prepare(struct sw_filter *f, const struct sw_config *c)
     f->last[e / 64] |= (uint64_t)1 << (e % 64);
   }
   f->nsuffix = i;
+  f->suffix_only = c->ignore_method.n == 0 && c->ignore_path.n == 0;
 }
 
 int

@@ -36,6 +36,9 @@ int sw_filter_ignored(const struct sw_config *c, const char *method,
 struct sw_filter {
   const struct sw_config *cfg;
   int nsuffix;
+  /* 1 when no ignore-method and no ignore-path item is configured: the
+   * suffixes alone decide (sw_filter_quick_pass). */
+  int suffix_only;
   uint64_t last[4]; /* bit b: some suffix ends in byte b */
   uint16_t suffix_len[SW_MAX_PATTERNS];
 };
@@ -47,5 +50,20 @@ void sw_filter_prepare(struct sw_filter *f, const struct sw_config *c);
  * (strlen(op)). */
 int sw_filter_match(const struct sw_filter *f, const char *method,
                     const char *op, size_t oplen);
+
+/* 1 when sw_filter_match(f, any method, op, oplen) is 0 for certain
+ * without a call: the common case (no method or path lists, the default
+ * suffixes, an operation name whose last byte ends none of them). 0 says
+ * nothing: ask sw_filter_match(). */
+static inline int
+sw_filter_quick_pass(const struct sw_filter *f, const char *op, size_t oplen)
+{
+  unsigned char e;
+
+  if (!f->suffix_only || oplen == 0)
+    return 0;
+  e = (unsigned char)op[oplen - 1];
+  return !(f->last[e / 64] & ((uint64_t)1 << (e % 64)));
+}
 
 #endif

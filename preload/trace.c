@@ -17,7 +17,7 @@ static uint64_t id_prefix;
 static char id_prefix_hex[16];
 static _Atomic uint64_t id_counter;
 
-static struct sw_thread_ctx ctx_pool[SW_THREAD_CTX_MAX];
+struct sw_thread_ctx sw_thread_ctx_pool[SW_THREAD_CTX_MAX];
 static _Atomic uint32_t ctx_next;
 /* Contexts of exited threads are recycled: a pthread key's destructor
  * (the first 32 keys live in the thread descriptor: no allocation) pushes
@@ -33,12 +33,13 @@ ctx_release(void *v)
   uint32_t i = (uint32_t)(uintptr_t)v - 1;
   if (i >= SW_THREAD_CTX_MAX)
     return;
-  atomic_store_explicit(&ctx_pool[i].inflight, 0, memory_order_relaxed);
+  atomic_store_explicit(&sw_thread_ctx_pool[i].inflight, 0,
+                        memory_order_relaxed);
   sw_idstack_push(&ctx_free, ctx_link, i);
 }
 
-/* Index + 1 into ctx_pool; 0 = none yet. initial-exec: no allocation. */
-static __thread uint32_t tls_ctx __attribute__((tls_model("initial-exec")));
+/* Index + 1 into sw_thread_ctx_pool; 0 = none yet (trace.h). */
+__thread uint32_t sw_tls_ctx __attribute__((tls_model("initial-exec")));
 
 /* splitmix64's finaliser: a bijection, so distinct counters give distinct
  * ids, and consecutive ones do not look consecutive. */
@@ -105,29 +106,34 @@ sw_trace_init(uint64_t seed)
   atomic_store_explicit(&id_counter, 0, memory_order_relaxed);
 }
 
-void
-sw_trace_new_id(char *out)
+/* The id of counter value n. */
+static inline void
+make_id(char *out, uint64_t n)
 {
-  uint64_t n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
   memcpy(out, id_prefix_hex, sizeof(id_prefix_hex));
   hex64(out + 16, mix64(n + id_prefix));
   out[SW_TRACE_ID_LEN] = '\0';
 }
 
-int64_t
-sw_now_ms(void)
+void
+sw_trace_new_id(char *out)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  make_id(out, atomic_fetch_add_explicit(&id_counter, 1,
+                                         memory_order_relaxed));
+}
+
+void
+sw_trace_new_ids(char *a, char *b)
+{
+  uint64_t n = atomic_fetch_add_explicit(&id_counter, 2, memory_order_relaxed);
+  make_id(a, n);
+  make_id(b, n + 1);
 }
 
 struct sw_thread_ctx *
-sw_thread_ctx(void)
+sw_thread_ctx_slow(void)
 {
-  uint32_t i = tls_ctx;
-  if (SW_LIKELY(i != 0))
-    return &ctx_pool[i - 1];
+  uint32_t i;
   int64_t f = sw_idstack_pop(&ctx_free, ctx_link);
   if (f >= 0) {
     i = (uint32_t)f;
@@ -136,10 +142,10 @@ sw_thread_ctx(void)
     if (i >= SW_THREAD_CTX_MAX)
       return NULL; /* pool exhausted: this thread stays without context */
   }
-  tls_ctx = i + 1;
+  sw_tls_ctx = i + 1;
   if (ctx_key_ok)
     pthread_setspecific(ctx_key, (void *)(uintptr_t)(i + 1));
-  return &ctx_pool[i];
+  return &sw_thread_ctx_pool[i];
 }
 
 void
@@ -151,6 +157,7 @@ sw_trace_atfork_child(uint64_t seed)
   if (used > SW_THREAD_CTX_MAX)
     used = SW_THREAD_CTX_MAX;
   for (uint32_t i = 0; i < used; i++)
-    atomic_store_explicit(&ctx_pool[i].inflight, 0, memory_order_relaxed);
+    atomic_store_explicit(&sw_thread_ctx_pool[i].inflight, 0,
+                          memory_order_relaxed);
   sw_trace_init(seed);
 }

@@ -561,6 +561,34 @@ Test(conn, trace_ids_are_the_hex_of_the_prefix_and_mixed_counter)
   }
 }
 
+/* sw_trace_new_ids(a, b): the two ids two sw_trace_new_id() calls in a
+ * row would make, and the counter moves on by two. */
+Test(conn, trace_id_pairs_are_two_ids_in_a_row)
+{
+  for (uint64_t seed = 1; seed < 20; seed++) {
+    char a[SW_TRACE_ID_LEN + 8], b[SW_TRACE_ID_LEN + 8];
+    char wa[SW_TRACE_ID_LEN + 8], wb[SW_TRACE_ID_LEN + 8];
+    char next[SW_TRACE_ID_LEN + 8], wnext[SW_TRACE_ID_LEN + 8];
+    sw_trace_init(seed);
+    for (int k = 0; k < (int)seed; k++)
+      sw_trace_new_id(wa);
+    sw_trace_new_id(wa);
+    sw_trace_new_id(wb);
+    sw_trace_new_id(wnext);
+    sw_trace_init(seed);
+    for (int k = 0; k < (int)seed; k++)
+      sw_trace_new_id(a);
+    memset(a, 'x', sizeof(a));
+    memset(b, 'x', sizeof(b));
+    sw_trace_new_ids(a, b);
+    sw_trace_new_id(next);
+    cr_assert_str_eq(a, wa);
+    cr_assert_str_eq(b, wb);
+    cr_assert_str_eq(next, wnext);
+    cr_assert_str_neq(a, b);
+  }
+}
+
 /* --------------------------------------------------- span fields, corners */
 
 static void

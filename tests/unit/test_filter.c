@@ -247,7 +247,8 @@ count_warn(const char *name, const char *value, const char *used, void *ud)
 static struct sw_config cfg;
 
 /* Every decision is asked of both the reference sw_filter_ignored() and
- * the prepared sw_filter_match(), which must agree. */
+ * the prepared sw_filter_match(), which must agree, and of the quick
+ * pass, which must never let an ignored request through. */
 static int
 decide(const char *method, const char *op)
 {
@@ -258,6 +259,10 @@ decide(const char *method, const char *op)
   cr_assert_eq(sw_filter_match(&f, method, op, op ? strlen(op) : 0), want,
                "prepared filter differs on %s %s", method ? method : "-",
                op ? op : "-");
+  /* The inline quick pass may only ever say "not ignored". */
+  if (op && sw_filter_quick_pass(&f, op, strlen(op)))
+    cr_assert_eq(want, 0, "quick pass lets %s %s through",
+                 method ? method : "-", op);
   return want;
 }
 
@@ -396,7 +401,8 @@ Test(filter, prepared_suffix_check_matches_reference)
     "\x01", ".html", ".htm", "l", "/static/app", ".tar.gz", "gz", "."};
   static char env_val[512], op[256];
   static const char *kv[] = {"SW_AGENT_IGNORE_SUFFIX", env_val,
-                             "SW_AGENT_TRACE_IGNORE_PATH", NULL, NULL};
+                             "SW_AGENT_TRACE_IGNORE_PATH", NULL, NULL,
+                             NULL, NULL};
   unsigned seed = 777;
   int round, k, m;
   size_t o;
@@ -415,6 +421,9 @@ Test(filter, prepared_suffix_check_matches_reference)
     }
     /* An ignore path sometimes, so the suffix check is not the last. */
     kv[3] = round % 4 == 0 ? "/static/**" : NULL;
+    /* And an ignore method sometimes (the quick pass must step aside). */
+    kv[4] = round % 5 == 1 ? "SW_PLUGIN_HTTP_IGNORE_METHOD" : NULL;
+    kv[5] = "OPTIONS";
     setup_env(kv);
     for (k = 0; k < 60; k++) {
       o = 0;
