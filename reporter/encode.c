@@ -14,7 +14,7 @@
  * that its length follows from its one string's. Measuring every string
  * first to size the span exactly costs about 15% more per span, and
  * strlen, an ASCII check and memcpy over each string three passes where
- * one does (copy_ascii()).
+ * one does (sw_arr_copy_ascii(), utf8.h).
  *
  * proto3 string fields must hold valid UTF-8, and the backend's parser
  * rejects a message (a whole gRPC call) that breaks the rule, while span
@@ -26,6 +26,7 @@
 #include "encode.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #include "utf8.h"
 
@@ -134,6 +135,28 @@ put_varint_field(uint8_t *o, uint8_t key, uint64_t v)
     return o;
   *o++ = key;
   return put_varint(o, v);
+}
+
+/* A varint field of epoch milliseconds. Every date from 1971 to 2109
+ * (2^35 to 2^42 ms) takes six bytes, spread seven bits a byte without a
+ * loop into one word that is stored whole: the two bytes after the six
+ * are overwritten by what comes next (a field has room for eleven). */
+static inline uint8_t *
+put_ms_field(uint8_t *o, uint8_t key, uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (SW_LIKELY(v - (1ULL << 35) < (1ULL << 42) - (1ULL << 35))) {
+    uint64_t w = (v & 0x7f) | (v << 1 & 0x7f00) | (v << 2 & 0x7f0000) |
+                 (v << 3 & 0x7f000000) | (v << 4 & 0x7f00000000ULL) |
+                 (v << 5 & 0x7f0000000000ULL) |
+                 0x8080808080ULL; /* more follows, after all but the sixth */
+
+    *o = key;
+    memcpy(o + 1, &w, 8);
+    return o + 7;
+  }
+#endif
+  return put_varint_field(o, key, v);
 }
 
 /* A length-delimited field around len bytes. */
@@ -275,47 +298,14 @@ end_nested(uint8_t *body, uint8_t *end)
 }
 
 /* The strings of a span record are arrays whose size is a multiple of
- * eight, NUL-terminated (sw_span.h). Such a string is copied eight bytes
- * at a time, finding its end and checking that it is ASCII on the way:
- * one pass where strlen, the ASCII check and memcpy would make three. The
- * copy may write the whole array's size at d (the room of a span allows
- * for it) and reads no byte beyond the array. Returns the length, or -1
- * when the string holds a byte >= 0x80 (or no terminator): the caller
- * then writes it again the general way, over what was copied. */
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static inline __attribute__((always_inline)) long
-copy_ascii(uint8_t *d, const char *f, size_t cap)
-{
-  uint64_t w, z, hi = 0;
-
-  for (size_t i = 0; i < cap; i += 8) {
-    memcpy(&w, f + i, 8);
-    memcpy(d + i, &w, 8);
-    /* The lowest flagged byte is the first NUL (a borrow can only flag
-     * bytes above a real NUL). */
-    z = (w - SW_UTF8_ONES) & ~w & SW_UTF8_HIGH;
-    if (z) {
-      unsigned nb = (unsigned)__builtin_ctzll(z) >> 3;
-
-      hi |= w & ((1ULL << (nb * 8)) - 1);
-      return hi & SW_UTF8_HIGH ? -1 : (long)(i + nb);
-    }
-    hi |= w;
-  }
-  return -1;
-}
-#else
-static inline long
-copy_ascii(uint8_t *d, const char *f, size_t cap)
-{
-  (void)d;
-  (void)f;
-  (void)cap;
-  return -1;
-}
-#endif
-
-/* copy_ascii() reads whole words: the arrays it is given. */
+ * eight, NUL-terminated (sw_span.h). Such a string is copied in whole
+ * blocks, finding its end and checking that it is ASCII on the way: one
+ * pass where strlen, the ASCII check and memcpy would make three
+ * (sw_arr_copy_ascii(), utf8.h). The copy may write the whole array's
+ * size at d (the room of a span allows for it) and reads no byte beyond
+ * the array. It gives the length, or -1 when the string holds a byte >=
+ * 0x80 (or no terminator): the caller then writes it again the general
+ * way, over what was copied. The arrays given to it are whole words: */
 #define REC_WORDS(m) (sizeof(((struct sw_span_rec *)0)->m) % 8 == 0)
 #define REF_WORDS(m) (sizeof(((struct sw_ref *)0)->m) % 8 == 0)
 _Static_assert(REC_WORDS(trace_id) && REC_WORDS(segment_id) &&
@@ -332,7 +322,7 @@ _Static_assert(REC_WORDS(trace_id) && REC_WORDS(segment_id) &&
 static inline __attribute__((always_inline)) uint8_t *
 put_rec_str(uint8_t *o, uint8_t key, const char *f, size_t cap)
 {
-  long n = copy_ascii(o + 2, f, cap);
+  long n = sw_arr_copy_ascii(o + 2, f, cap);
 
   if (SW_UNLIKELY(n < 0))
     return put_str(o, key, f);
@@ -375,7 +365,7 @@ put_rec_tag(uint8_t *o, const char *kfield, size_t klen, const char *f,
             size_t cap)
 {
   size_t head = 2 + klen + 2, body, n;
-  long got = copy_ascii(o + head, f, cap);
+  long got = sw_arr_copy_ascii(o + head, f, cap);
 
   if (SW_UNLIKELY(got < 0))
     return put_const_tag(o, kfield, klen, f, strlen(f));
@@ -428,8 +418,8 @@ put_span(uint8_t *o, const struct sw_span_rec *r)
   } else {
     o = put_varint_field(o, SPAN_PARENT, i32(r->parent_span_id));
   }
-  o = put_varint_field(o, SPAN_START, (uint64_t)r->start_ms);
-  o = put_varint_field(o, SPAN_END, (uint64_t)r->end_ms);
+  o = put_ms_field(o, SPAN_START, (uint64_t)r->start_ms);
+  o = put_ms_field(o, SPAN_END, (uint64_t)r->end_ms);
   if (r->has_ref && r->ref.trace_id[0]) {
     const struct sw_ref *ref = &r->ref;
     uint8_t *body = o = begin_nested(o, SPAN_REFS);
@@ -487,6 +477,31 @@ put_span(uint8_t *o, const struct sw_span_rec *r)
   return end_nested(span, o);
 }
 
+/* traceId, segmentId and the spans of s: everything of its
+ * SegmentObject before service. */
+static int
+put_segment_head(struct sw_buf *b, const struct sw_seg *s)
+{
+  uint8_t *o;
+
+  if (s->n > 0) {
+    const struct sw_span_rec *r = &s->spans[0];
+
+    if (sw_buf_room(b, REC_STR_MAX(trace_id) + REC_STR_MAX(segment_id)))
+      return -ENOMEM;
+    o = b->data + b->len;
+    o = PUT_REC_STR(o, SEG_TRACE_ID, r->trace_id);
+    o = PUT_REC_STR(o, SEG_SEGMENT_ID, r->segment_id);
+    b->len = (size_t)(o - b->data);
+  }
+  for (uint32_t i = 0; i < s->n; i++) {
+    if (sw_buf_room(b, SPAN_MAX))
+      return -ENOMEM;
+    b->len = (size_t)(put_span(b->data + b->len, &s->spans[i]) - b->data);
+  }
+  return 0;
+}
+
 int
 sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
                   const char *service, const char *instance)
@@ -495,23 +510,8 @@ sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
   struct str svc, inst;
   uint8_t *o;
 
-  if (s->n > 0) {
-    const struct sw_span_rec *r = &s->spans[0];
-
-    if (sw_buf_room(b, REC_STR_MAX(trace_id) + REC_STR_MAX(segment_id)))
-      goto nomem;
-    o = b->data + b->len;
-    o = PUT_REC_STR(o, SEG_TRACE_ID, r->trace_id);
-    o = PUT_REC_STR(o, SEG_SEGMENT_ID, r->segment_id);
-    b->len = (size_t)(o - b->data);
-  }
-
-  for (uint32_t i = 0; i < s->n; i++) {
-    if (sw_buf_room(b, SPAN_MAX))
-      goto nomem;
-    b->len = (size_t)(put_span(b->data + b->len, &s->spans[i]) - b->data);
-  }
-
+  if (put_segment_head(b, s))
+    goto nomem;
   str_scan(&svc, service);
   str_scan(&inst, instance);
   if (sw_buf_room(b, str_field_len(&svc) + str_field_len(&inst) + 2))
@@ -525,6 +525,51 @@ sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
 nomem:
   b->len = start; /* nothing of the message stays */
   return -ENOMEM;
+}
+
+int
+sw_enc_ids_init(struct sw_enc_ids *ids, const char *service,
+                const char *instance)
+{
+  struct str svc, inst;
+  uint8_t *o;
+
+  memset(ids, 0, sizeof(*ids));
+  str_scan(&svc, service);
+  str_scan(&inst, instance);
+  /* One byte for isSizeLimited's key and one for its value, which
+   * sw_encode_segment_ids() writes there. */
+  ids->len = str_field_len(&svc) + str_field_len(&inst);
+  ids->bytes = malloc(ids->len + 2);
+  if (!ids->bytes)
+    return -ENOMEM;
+  o = put_str_field(ids->bytes, SEG_SERVICE, &svc);
+  put_str_field(o, SEG_INSTANCE, &inst);
+  ids->bytes[ids->len] = SEG_SIZE_LIMITED;
+  ids->bytes[ids->len + 1] = 1;
+  return 0;
+}
+
+void
+sw_enc_ids_free(struct sw_enc_ids *ids)
+{
+  free(ids->bytes);
+  memset(ids, 0, sizeof(*ids));
+}
+
+int
+sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
+                      const struct sw_enc_ids *ids)
+{
+  size_t start = b->len, n = ids->len + (s->size_limited ? 2 : 0);
+
+  if (put_segment_head(b, s) || sw_buf_room(b, n)) {
+    b->len = start;
+    return -ENOMEM;
+  }
+  memcpy(b->data + b->len, ids->bytes, n);
+  b->len += n;
+  return 0;
 }
 
 /* service and serviceInstance, the start of both management messages. */

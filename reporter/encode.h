@@ -24,6 +24,24 @@
 int sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
                       const char *service, const char *instance);
 
+/* The fields that end every segment of a process (service,
+ * serviceInstance), encoded once by sw_enc_ids_init() so that each
+ * segment only copies them. */
+struct sw_enc_ids {
+  uint8_t *bytes; /* the two fields, then isSizeLimited = true */
+  size_t len;     /* of the two fields */
+};
+
+/* 0 or -ENOMEM. Free with sw_enc_ids_free() (also after a failure). */
+int sw_enc_ids_init(struct sw_enc_ids *ids, const char *service,
+                    const char *instance);
+void sw_enc_ids_free(struct sw_enc_ids *ids);
+
+/* sw_encode_segment(b, s, service, instance), the same bytes, with ids
+ * made from service and instance. */
+int sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
+                          const struct sw_enc_ids *ids);
+
 /* Appends an InstanceProperties message. 0 or -ENOMEM. */
 int sw_encode_properties(struct sw_buf *b, const char *service,
                          const char *instance, const struct sw_props *p);

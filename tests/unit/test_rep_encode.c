@@ -640,6 +640,19 @@ differential(const struct sw_seg *s, const char *service,
   cr_assert(memcmp(buf.data + at, want.data, want.len) == 0,
             "bytes differ from protobuf-c's");
   check_unpacked(buf.data + at, buf.len - at, s, service, instance);
+  /* The same bytes with service and instance encoded beforehand. */
+  {
+    struct sw_enc_ids ids;
+
+    cr_assert_eq(sw_enc_ids_init(&ids, service, instance), 0);
+    buf.len = at;
+    cr_assert_eq(sw_encode_segment_ids(&buf, s, &ids), 0);
+    cr_assert_eq(buf.len - at, want.len, "ids: %zu bytes, protobuf-c %zu",
+                 buf.len - at, want.len);
+    cr_assert(memcmp(buf.data + at, want.data, want.len) == 0,
+              "ids: bytes differ from protobuf-c's");
+    sw_enc_ids_free(&ids);
+  }
 }
 
 static void
@@ -722,7 +735,10 @@ Test(encode, diff_empty_segment_and_strings)
 Test(encode, diff_numbers)
 {
   static const int64_t ms[] = {0, 1, 127, 128, 16383, 16384, -1, -128,
-                               1700000000123LL, INT64_MAX, INT64_MIN};
+                               1700000000123LL, INT64_MAX, INT64_MIN,
+                               /* the six-byte fast path's edges */
+                               (1LL << 35) - 1, 1LL << 35, (1LL << 42) - 1,
+                               1LL << 42, 0x2aaaaaaaaaaLL, 0x15555555555LL};
   static const int32_t i32s[] = {0, 1, -1, 127, 128, 999, 1000, 99, 100,
                                  -100, INT32_MAX, INT32_MIN, 16384};
   struct sw_span_rec r;
@@ -1063,4 +1079,103 @@ Test(encode, utf8_repair_matches_reference)
     free(c);
     free(ref);
   }
+}
+
+/* sw_arr_copy_ascii(), the SSE2 version where there is one and the
+ * portable one, against strlen() and a byte loop: every array size a
+ * record uses, a terminator at every position (or none), a high byte
+ * before or after it, garbage after it. Nothing beyond the array may be
+ * written. */
+static long
+naive_copy_ascii(const char *f, size_t cap)
+{
+  size_t n = strnlen(f, cap);
+
+  if (n == cap || !naive_ascii((const uint8_t *)f, n))
+    return -1;
+  return (long)n;
+}
+
+static void
+check_copy_ascii(const char *f, size_t cap)
+{
+  uint8_t d[SW_URL_MAX + 16];
+  long want_n = naive_copy_ascii(f, cap);
+  long got[2];
+
+  for (int v = 0; v < 2; v++) {
+    memset(d, 0xee, sizeof(d));
+    got[v] = v == 0 ? sw_arr_copy_ascii(d, f, cap)
+                    : sw_arr_copy_ascii_w8(d, f, cap, 0, 0);
+    cr_assert_eq(got[v], want_n, "variant %d cap %zu: %ld, want %ld", v,
+                 cap, got[v], want_n);
+    if (want_n >= 0)
+      cr_assert(memcmp(d, f, (size_t)want_n) == 0, "variant %d", v);
+    for (size_t k = cap; k < sizeof(d); k++)
+      cr_assert_eq(d[k], 0xee, "variant %d wrote beyond the array", v);
+  }
+}
+
+Test(encode, arr_copy_ascii)
+{
+  static const size_t caps[] = {SW_METHOD_MAX, SW_ID_MAX, SW_NAME_MAX,
+                                SW_PEER_MAX, SW_ERRLOG_MAX, SW_OP_MAX,
+                                SW_URL_MAX, 8, 24, 40};
+  char f[SW_URL_MAX];
+
+  for (size_t c = 0; c < SW_ARRAY_LEN(caps); c++) {
+    size_t cap = caps[c];
+
+    cr_assert_eq(cap % 8, 0);
+    for (size_t n = 0; n <= cap; n++) {
+      for (size_t k = 0; k < cap; k++)
+        f[k] = (char)('a' + k % 26);
+      if (n < cap)
+        f[n] = '\0';
+      check_copy_ascii(f, cap);
+      /* A high byte after the terminator does not count. */
+      if (n + 1 < cap) {
+        f[n + 1] = (char)0xc3;
+        check_copy_ascii(f, cap);
+      }
+      /* One before it does. */
+      if (n > 0) {
+        f[n - 1] = (char)0x80;
+        check_copy_ascii(f, cap);
+        f[0] = (char)0xff;
+        check_copy_ascii(f, cap);
+      }
+    }
+  }
+  for (int iter = 0; iter < 20000; iter++) {
+    size_t cap = caps[rnd() % SW_ARRAY_LEN(caps)];
+
+    rnd_str(f, cap);
+    if (rnd() % 8 == 0) /* no terminator at all */
+      for (size_t k = 0; k < cap; k++)
+        f[k] = f[k] ? f[k] : 'x';
+    check_copy_ascii(f, cap);
+  }
+}
+
+/* An encoded service and instance is freed and can be made again. */
+Test(encode, enc_ids)
+{
+  struct sw_enc_ids ids;
+  struct sw_span_rec r;
+  struct sw_seg seg;
+
+  fill_root(&r);
+  seg_of(&seg, &r, 1);
+  cr_assert_eq(sw_enc_ids_init(&ids, "", ""), 0);
+  cr_assert_eq(ids.len, 0);
+  sw_enc_ids_free(&ids);
+  cr_assert_null(ids.bytes);
+  sw_enc_ids_free(&ids);
+  differential(&seg, "", "");
+  differential(&seg, "svc\xff", "inst\xc3");
+  FILL(r.url, 'u');
+  differential(&seg, "a-service-name-of-some-length|a-namespace|a-cluster",
+               "an-instance-name-of-some-length@a-host-name-of-some-length"
+               "-and-more-and-more-and-more-and-more-and-more");
 }
