@@ -84,6 +84,7 @@ struct kafka {
   rd_kafka_t *rk;
   rd_kafka_topic_t *t_seg, *t_mgmt;
   struct sw_buf msg;
+  struct sw_enc_ids ids; /* service and instance, encoded once */
   char reg_key[SW_NAME_MAX + 16];
   /* Updated by the delivery and error callbacks, which run inside
    * rd_kafka_poll() and rd_kafka_flush() on the reporter thread. */
@@ -210,7 +211,6 @@ kafka_send_segments(struct sw_xport *x, struct sw_seg *const *segs,
                     size_t n, int64_t deadline_ms)
 {
   struct kafka *k = (struct kafka *)x;
-  const struct sw_config *cfg = x->env->cfg;
   uint64_t dropped = 0;
   int rc = 0;
 
@@ -219,7 +219,7 @@ kafka_send_segments(struct sw_xport *x, struct sw_seg *const *segs,
     int r;
 
     sw_buf_reset(&k->msg, (size_t)1 << 20);
-    if (sw_encode_segment(&k->msg, s, cfg->service, cfg->instance) != 0) {
+    if (sw_encode_segment_ids(&k->msg, s, &k->ids) != 0) {
       snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
       r = -ENOMEM;
     } else {
@@ -312,6 +312,7 @@ kafka_close(struct sw_xport *x)
   struct kafka *k = (struct kafka *)x;
 
   sw_buf_free(&k->msg);
+  sw_enc_ids_free(&k->ids);
   free(k);
 }
 
@@ -391,10 +392,14 @@ sw_xport_kafka_open(const struct sw_reporter_env *env)
   k->base.env = env;
   snprintf(k->reg_key, sizeof(k->reg_key), "register-%s", cfg->instance);
   thread_env = env;
+  if (sw_enc_ids_init(&k->ids, cfg->service, cfg->instance) != 0) {
+    kafka_close(&k->base);
+    return NULL;
+  }
 
   conf = K.rd_kafka_conf_new();
   if (!conf) {
-    free(k);
+    kafka_close(&k->base);
     return NULL;
   }
   /* The defaults bound librdkafka's queue like the reporter's own (10000
@@ -416,7 +421,7 @@ sw_xport_kafka_open(const struct sw_reporter_env *env)
     env->log(SW_LOG_ERROR, "reporter: cannot add the librdkafka thread "
              "interceptor; Kafka reporting is off");
     K.rd_kafka_conf_destroy(conf);
-    free(k);
+    kafka_close(&k->base);
     return NULL;
   }
   /* On success rd_kafka_new() owns conf. */
@@ -424,7 +429,7 @@ sw_xport_kafka_open(const struct sw_reporter_env *env)
   if (!k->rk) {
     env->log(SW_LOG_ERROR, "reporter: librdkafka producer: %s", errstr);
     K.rd_kafka_conf_destroy(conf);
-    free(k);
+    kafka_close(&k->base);
     return NULL;
   }
   topic_name(seg_topic, sizeof(seg_topic), cfg->kafka_namespace,
@@ -438,7 +443,7 @@ sw_xport_kafka_open(const struct sw_reporter_env *env)
     env->log(SW_LOG_ERROR, "reporter: librdkafka topics %s, %s: %s",
              seg_topic, mgmt_topic,
              K.rd_kafka_err2str(K.rd_kafka_last_error()));
-    free(k);
+    kafka_close(&k->base);
     return NULL;
   }
   env->log(SW_LOG_DEBUG, "reporter: librdkafka %s, topics %s and %s",
