@@ -1086,6 +1086,147 @@ static struct h1_case cases[] = {
     .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 1}},
     .error = 1,
   },
+  /* Heads as real servers and clients write them (the whole-head reader
+   * is tuned for these), and the shapes of its shortcuts: Content-Length
+   * read 8 digits at a time, the status code, the version. */
+  {
+    .name = "nginx_static_response", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\n"
+       "Server: nginx/1.22.1\r\n"
+       "Date: Tue, 14 May 2024 10:00:00 GMT\r\n"
+       "Content-Type: text/plain\r\n"
+       "Content-Length: 4\r\n"
+       "Last-Modified: Tue, 14 May 2024 09:59:59 GMT\r\n"
+       "Connection: keep-alive\r\n"
+       "ETag: \"66433a1f-4\"\r\n"
+       "Accept-Ranges: bytes\r\n"
+       "\r\n"
+       "abcd"),
+    .ev = {H, D},
+    .msgs = {{.status = 200, .minor = 1, CL(4), .ka = 1}},
+  },
+  {
+    .name = "node_responses", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 200 OK\r\n"
+       "Content-Type: application/json\r\n"
+       "Date: Tue, 14 May 2024 10:00:00 GMT\r\n"
+       "Connection: keep-alive\r\n"
+       "Keep-Alive: timeout=5\r\n"
+       "Transfer-Encoding: chunked\r\n"
+       "\r\n"
+       "2\r\nok\r\n0\r\n\r\n"
+       "HTTP/1.1 404 Not Found\r\n"
+       "X-Powered-By: Express\r\n"
+       "Content-Type: text/html; charset=utf-8\r\n"
+       "Content-Length: 9\r\n"
+       "ETag: W/\"9-0SP0NLnHE5ppKwHhQTCL0w\"\r\n"
+       "Date: Tue, 14 May 2024 10:00:00 GMT\r\n"
+       "Connection: keep-alive\r\n"
+       "Keep-Alive: timeout=5\r\n"
+       "\r\n"
+       "not found"),
+    .ev = {H, D, H, D},
+    .msgs = {{.status = 200, .minor = 1, .chunked = 1, .ka = 1},
+             {.status = 404, .minor = 1, CL(9), .ka = 1}},
+  },
+  {
+    .name = "python_http_server_responses", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.0 200 OK\r\n"
+       "Server: SimpleHTTP/0.6 Python/3.11.2\r\n"
+       "Date: Tue, 14 May 2024 10:00:00 GMT\r\n"
+       "Content-type: text/plain\r\n"
+       "Content-Length: 5\r\n"
+       "Last-Modified: Tue, 14 May 2024 09:59:59 GMT\r\n"
+       "\r\n"
+       "hello"
+       "HTTP/1.0 404 File not found\r\n"
+       "Server: SimpleHTTP/0.6 Python/3.11.2\r\n"
+       "Date: Tue, 14 May 2024 10:00:00 GMT\r\n"
+       "Connection: close\r\n"
+       "Content-Type: text/html;charset=utf-8\r\n"
+       "Content-Length: 3\r\n"
+       "\r\n"
+       "nf!"),
+    .ev = {H, D, H, D},
+    .msgs = {{.status = 200, .minor = 0, CL(5), .ka = 0},
+             {.status = 404, .minor = 0, CL(3), .ka = 0}},
+  },
+  {
+    .name = "client_requests", .kind = SW_H1_REQUEST,
+    IN("GET /api/items?id=7 HTTP/1.1\r\n"
+       "Host: localhost:8080\r\n"
+       "User-Agent: curl/7.88.1\r\n"
+       "Accept: */*\r\n"
+       "\r\n"
+       "GET /file.txt HTTP/1.1\r\n"
+       "Host: 127.0.0.1:8080\r\n"
+       "Accept-Encoding: identity\r\n"
+       "\r\n"
+       "POST /submit HTTP/1.1\r\n"
+       "Host: h\r\n"
+       "User-Agent: python-requests/2.28.1\r\n"
+       "Accept-Encoding: gzip, deflate\r\n"
+       "Accept: */*\r\n"
+       "Connection: keep-alive\r\n"
+       "Content-Length: 3\r\n"
+       "Content-Type: application/x-www-form-urlencoded\r\n"
+       "\r\n"
+       "a=1"
+       "DELETE /x HTTP/1.0\r\n\r\n"),
+    .ev = {HD, HD, H, D, HD},
+    .msgs = {{.method = "GET", .target = "/api/items?id=7", .minor = 1,
+              .host = "localhost:8080", .ka = 1},
+             {.method = "GET", .target = "/file.txt", .minor = 1,
+              .host = "127.0.0.1:8080", .ka = 1},
+             {.method = "POST", .target = "/submit", .minor = 1,
+              .host = "h", CL(3), .ka = 1},
+             {.method = "DELETE", .target = "/x", .minor = 0}},
+  },
+  {
+    .name = "content_length_widths", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length: 12345678\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length: 99999999\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length: 123456789\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length: 00000042\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\ncontent-length:7\n\n"),
+    .ev = {HD, HD, HD, HD, HD, HD},
+    .msgs = {{.status = 304, .minor = 1, CL(0), .ka = 1},
+             {.status = 304, .minor = 1, CL(12345678), .ka = 1},
+             {.status = 304, .minor = 1, CL(99999999), .ka = 1},
+             {.status = 304, .minor = 1, CL(123456789), .ka = 1},
+             {.status = 304, .minor = 1, CL(42), .ka = 1},
+             {.status = 304, .minor = 1, CL(7), .ka = 1}},
+  },
+  {
+    .name = "content_length_widths_long", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.1 304 Not Modified\r\nContent-Length: 123456789012345678\r\n"
+       "\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length: 1234567\r\nX: y\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length:  5 \r\nX: y\r\n\r\n"
+       "HTTP/1.1 304 Not Modified\r\nContent-Length: 5/\r\n\r\n"),
+    .ev = {HD, HD, HD},
+    .msgs = {{.status = 304, .minor = 1, CL(123456789012345678), .ka = 1},
+             {.status = 304, .minor = 1, CL(1234567), .ka = 1},
+             {.status = 304, .minor = 1, CL(5), .ka = 1}},
+    .error = 1,
+  },
+  {
+    .name = "status_codes_and_versions", .kind = SW_H1_RESPONSE,
+    IN("HTTP/1.0 599 Whatever Reason Phrase Is Long Enough\r\n"
+       "Content-Length: 0\r\n\r\n"
+       "HTTP/1.1 100 Continue\r\n\r\n"
+       "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+       "HTTP/1.1 999\r\nContent-Length: 0\r\n\r\n"
+       "HTTP/1.1 200 \r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n"
+       "HTTP/1.3 200 OK\r\n\r\n"),
+    .ev = {HD, HD, HD, HD},
+    .msgs = {{.status = 599, .minor = 0, CL(0), .ka = 0},
+             {.status = 201, .minor = 1, CL(0), .ka = 1},
+             {.status = 999, .minor = 1, CL(0), .ka = 1},
+             {.status = 200, .minor = 1, CL(0), .ka = 1}},
+    .error = 1,
+  },
 };
 
 /* Criterion hands each parameter to a fresh worker process, where the
@@ -1806,10 +1947,17 @@ Test(http1, whole_head_every_offset, .timeout = 240)
     "NoColon\r\n",
     " folded\r\n",
     "Content-Length: 12x\r\n",
+    "Content-Length: 0\r\n",
+    "Content-Length: 12345678\r\n",
+    "Content-Length: 123456789 \r\n",
+    "Connection: Keep-Alive\r\n",
+    "Connection: keep\ralive\r\n",
   };
   static const char *const starts[] = {
     "GET /file.txt HTTP/1.1\r\n",
     "HTTP/1.1 200 OK\r\n",
+    "POST /a HTTP/1.0\r\n",
+    "HTTP/1.0 404 Not Found\r\n",
   };
   struct result *whole = calloc(1, sizeof(*whole));
   struct result *r = calloc(1, sizeof(*r));
@@ -1825,7 +1973,7 @@ Test(http1, whole_head_every_offset, .timeout = 240)
           struct h1_case tc = {.name = "whole_head_every_offset"};
           size_t at;
 
-          tc.kind = k ? SW_H1_RESPONSE : SW_H1_REQUEST;
+          tc.kind = k % 2 ? SW_H1_RESPONSE : SW_H1_REQUEST;
           puts_(&b, starts[k]);
           if (pad >= 4) {
             /* "F: " and filler up to pad bytes with the CRLF. */
@@ -1843,7 +1991,7 @@ Test(http1, whole_head_every_offset, .timeout = 240)
           tc.in = b.buf;
           tc.len = b.len;
           snprintf(what, sizeof(what), "%s line %zu pad %zu tail %d",
-                   k ? "response" : "request", l, pad, tail);
+                   k % 2 ? "response" : "request", l, pad, tail);
           run(&tc, tc.len, SIZE_MAX, 0, whole, what);
           run(&tc, 0, 1, 0, r, what);
           result_expect_same(whole, r, what);
