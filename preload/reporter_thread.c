@@ -12,7 +12,9 @@
  * On the first data the thread dlopen()s libswreporter.so from the
  * directory of this object: libcurl, protobuf-c and friends are mapped only
  * into processes that have something to send. The thread sets the hook
- * guard for its whole life, so its own I/O is never traced. */
+ * guard for its whole life, so its own I/O is never traced. A call of the
+ * reporter's that waits on the network for long calls back into drain()
+ * (sw_reporter_env.drain), so that the ring keeps emptying meanwhile. */
 #include "sw_common.h"
 
 #include <dlfcn.h>
@@ -69,6 +71,11 @@ static _Atomic uint32_t flush_done;
 static const struct sw_reporter_ops *ops;
 static int ops_ready; /* init() succeeded in this process */
 static int load_failed;
+/* Reporter thread only: records are being handed to consume() (a drain
+ * lent to the reporter must not deliver the same run again), and the exit
+ * flush has started (the lent drain does nothing more). */
+static int delivering;
+static int lend_off;
 
 static long
 futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
@@ -139,6 +146,20 @@ mark_thread(void)
   sw_tls_busy = 1;
 }
 
+static size_t drain(size_t max);
+
+/* What the reporter calls while a transport waits on the network (see
+ * sw_reporter_api.h): the ring keeps emptying during a slow call. At most
+ * one ring's worth, so that producers faster than the reporter cannot
+ * keep it here. */
+static size_t
+drain_lent(size_t max)
+{
+  if (delivering || lend_off)
+    return 0;
+  return drain(max < sw_ring_cap(&ring) ? max : sw_ring_cap(&ring));
+}
+
 static void
 load_reporter(void)
 {
@@ -162,6 +183,7 @@ load_reporter(void)
   env.pid = (int)getpid();
   env.hostname = host;
   env.mark_thread = mark_thread;
+  env.drain = drain_lent;
   int rc = ops->init(&env);
   if (rc != 0) {
     sw_log(SW_LOG_ERROR, "reporter init failed (%d): tracing data is dropped",
@@ -193,9 +215,11 @@ log_stats(void)
 static void
 deliver(const struct sw_span_rec *recs, size_t n, int64_t now)
 {
-  if (ops_ready)
+  if (ops_ready) {
+    delivering = 1;
     ops->consume(recs, n, SW_RING_STRIDE, now);
-  else
+    delivering = 0;
+  } else
     SW_STAT_ADD(spans_dropped_ring, n);
 }
 
@@ -250,6 +274,8 @@ reporter_main(void *arg)
 {
   (void)arg;
   sw_tls_busy = 1; /* never cleared: nothing this thread does is traced */
+  /* Named, so that top -H, ps -L and /proc tell it from the app's own. */
+  pthread_setname_np(pthread_self(), "sw-reporter");
   int64_t next_stats = sw_now_ms() + STATS_PERIOD_MS;
   for (;;) {
     size_t n = drain(BATCH);
@@ -257,6 +283,9 @@ reporter_main(void *arg)
     if (atomic_load_explicit(&flush_req, memory_order_acquire)) {
       while (drain(BATCH) > 0)
         ;
+      /* What is pushed from now on stays in the ring, as before the
+       * flush: the flush sends what the reporter holds. */
+      lend_off = 1;
       if (ops_ready)
         ops->flush(atomic_load_explicit(&flush_deadline,
                                         memory_order_relaxed));
@@ -407,4 +436,6 @@ sw_reporter_atfork_child(void)
   atomic_store_explicit(&flush_done, 0, memory_order_relaxed);
   ops_ready = 0;
   load_failed = 0;
+  delivering = 0;
+  lend_off = 0;
 }

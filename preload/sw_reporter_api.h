@@ -17,7 +17,7 @@
 #include "sw_span.h"
 #include "sw_stats.h"
 
-#define SW_REPORTER_API_VERSION 2
+#define SW_REPORTER_API_VERSION 3
 #define SW_REPORTER_SONAME "libswreporter.so"
 #define SW_REPORTER_ENTRY "sw_reporter_entry"
 
@@ -34,6 +34,15 @@ struct sw_reporter_env {
    * I/O is never traced. For threads a transport library starts itself
    * (librdkafka's), from their thread-start callback. */
   void (*mark_thread)(void);
+  /* Moves up to max of the records committed to the ring into consume(),
+   * as the reporter thread's loop does, and returns how many. For a
+   * transport that has been waiting on the network for a while in the
+   * middle of a call (tick() or flush() is on the stack): the ring keeps
+   * emptying while a slow call is in flight, into the reporter's own
+   * bounded queue (max: the room left in it). consume() then runs inside
+   * tick() and must not start a call of its own. Moves nothing while the
+   * preload object flushes at exit. Reporter thread only; may be NULL. */
+  size_t (*drain)(size_t max);
 };
 
 struct sw_reporter_ops {
@@ -44,7 +53,9 @@ struct sw_reporter_ops {
   /* n span records drained from the ring, in ring order, read in place:
    * the first at recs, each next one stride bytes further on. They are
    * valid only during the call (the ring reuses their cells after it). A
-   * record's ref is meaningful only when its has_ref is set. */
+   * record's ref is meaningful only when its has_ref is set. It never
+   * sends when env->drain is lent (the caller ticks after it then): it
+   * also runs inside tick() and flush(), from env->drain. */
   void (*consume)(const struct sw_span_rec *recs, size_t n, size_t stride,
                   int64_t now_ms);
   /* Called at least every 100 ms while data is pending and at least once

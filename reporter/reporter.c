@@ -15,6 +15,12 @@
  * are collected by polling it every tick, and flush() waits for its
  * queue within the deadline.
  *
+ * A synchronous transport that waits on the network for a while calls
+ * drain_in_call(), and the preload object's env.drain calls consume()
+ * from inside tick() or flush(): the ring keeps emptying into the
+ * assembler's bounded queue while a slow call is in flight, and such a
+ * consume() never sends (R.busy).
+ *
  * Everything runs on the preload object's reporter thread, so the state
  * below needs no locks. */
 #include "sw_common.h"
@@ -37,7 +43,8 @@
   atomic_load_explicit(&R.env.stats->name, memory_order_relaxed)
 
 /* consume() runs the tick itself when tick() was not called for this
- * long: a caller that drains a busy ring may not get to tick() at all. */
+ * long and the caller lends no drain: such a caller, draining a busy
+ * ring, may not get to tick() at all. */
 #define TICK_STARVED_MS 100
 /* How often the drop breakdown is logged at DEBUG (when it changed). */
 #define DROPLOG_MS 60000
@@ -72,6 +79,9 @@ static struct {
   uint64_t err_unlogged;
   int in_error[CH_COUNT];
   int64_t last_tick_ms;
+  /* tick() or flush() is running: a call may be in flight, and records
+   * consume() gets meanwhile (env.drain) only join the queue. */
+  int busy;
 
   /* Segments dropped here, by reason (the assembler keeps its own). */
   uint64_t dropped_backend; /* in a call that failed */
@@ -314,6 +324,29 @@ tick_heartbeat(int64_t now)
   }
 }
 
+/* x->drain: while a call waits on the network, the preload object moves
+ * records from its ring into consume(), as many as the queue has room
+ * for (a span finishes at most one segment), less one call's worth left
+ * for the thread's own loop: a stall of the backend is taken by the
+ * queue, and a reporter that cannot keep up leaves the rest in the ring
+ * rather than assembling segments only to drop them. */
+static void
+drain_in_call(void)
+{
+  const struct sw_asm *a = &R.as;
+  size_t room = 0, broom = 0;
+
+  if (a->nqueued + SW_REP_BATCH_MAX < a->lim.max_queued)
+    room = a->lim.max_queued - SW_REP_BATCH_MAX - a->nqueued;
+  if (a->qbytes < a->lim.max_queued_bytes)
+    broom = (a->lim.max_queued_bytes - a->qbytes) /
+            sizeof(struct sw_span_rec);
+  if (broom < room)
+    room = broom;
+  if (room > 0)
+    R.env.drain(room);
+}
+
 static int
 rep_init(const struct sw_reporter_env *env)
 {
@@ -366,6 +399,8 @@ rep_init(const struct sw_reporter_env *env)
     sw_asm_destroy(&R.as);
     return -EIO;
   }
+  if (env->drain && !R.xp->async)
+    R.xp->drain = drain_in_call;
   sw_props_collect(&R.props, cfg, env->pid, env->hostname);
   R.ready = 1;
   env->log(SW_LOG_INFO,
@@ -386,6 +421,11 @@ rep_consume(const struct sw_span_rec *recs, size_t n, size_t stride,
     return;
   for (size_t i = 0; i < n; i++, p += stride)
     sw_asm_add(&R.as, (const struct sw_span_rec *)p, now_ms);
+  /* A caller that lends a drain ticks after every consume() (the
+   * preload object's loop); records drained during a call must not start
+   * another one. */
+  if (R.busy || R.env.drain)
+    return;
   if (R.last_tick_ms == 0)
     R.last_tick_ms = now_ms;
   else if (now_ms - R.last_tick_ms >= TICK_STARVED_MS)
@@ -397,8 +437,9 @@ rep_tick(int64_t now_ms)
 {
   int64_t now, wait = 1000, due;
 
-  if (!R.ready)
+  if (!R.ready || R.busy)
     return 1000;
+  R.busy = 1;
   R.last_tick_ms = now_ms;
   sw_asm_expire(&R.as, now_ms);
   tick_poll(now_ms);
@@ -407,6 +448,7 @@ rep_tick(int64_t now_ms)
   now = sw_xport_now_ms();
   sw_asm_expire(&R.as, now);
   log_drops(now, 0);
+  R.busy = 0;
 
   /* How soon something has to happen. */
   if (sw_asm_queued(&R.as) > 0) {
@@ -432,8 +474,9 @@ rep_flush(int64_t deadline_ms)
 {
   int64_t now = sw_xport_now_ms();
 
-  if (!R.ready)
+  if (!R.ready || R.busy)
     return;
+  R.busy = 1;
   sw_asm_close_all(&R.as);
   /* A backend that failed moments ago would most likely eat the whole
    * deadline again: the process is exiting, so respect the backoff. */
@@ -460,6 +503,7 @@ rep_flush(int64_t deadline_ms)
   }
   drop_queued(&R.dropped_exit);
   log_drops(sw_xport_now_ms(), 1);
+  R.busy = 0;
 }
 
 static const struct sw_reporter_ops ops = {

@@ -9,7 +9,8 @@
  * segments; a transport only reads them.
  *
  * A transport is synchronous (gRPC, HTTP, file: the return value is the
- * outcome, and the reporter counts segments sent or dropped) or
+ * outcome, and the reporter counts segments sent or dropped; one that
+ * waits on the network calls x->drain while it waits) or
  * asynchronous (Kafka: the call only hands the data over). An
  * asynchronous one sets async, counts segments_sent and segments_dropped
  * itself as deliveries are confirmed or fail, and has poll() and
@@ -48,6 +49,12 @@ struct sw_xport {
   int (*poll)(struct sw_xport *x);
   int (*flush)(struct sw_xport *x, int64_t deadline_ms);
   int async;
+  /* Set by the reporter (NULL: nothing to call). A synchronous transport
+   * that has waited on the network for a while calls it every few
+   * milliseconds until its call ends: the reporter takes span records
+   * from the ring into its queue meanwhile (sw_reporter_env.drain). The
+   * segments of the call are out of that queue, untouched. */
+  void (*drain)(void);
   /* Segments an asynchronous transport dropped, by reason (each also in
    * stats->segments_dropped): its own queue was full, or delivery failed
    * or had not happened by the exit deadline. */

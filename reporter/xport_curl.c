@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 #include "xport.h"
 
@@ -99,6 +100,85 @@ sw_curl_timeout_ms(int64_t deadline_ms)
                                         : (long)SW_CURL_CALL_TIMEOUT_MS;
 }
 
+CURLM *
+sw_curl_multi_new(void)
+{
+  CURLM *m = curl_multi_init();
+
+  /* As curl_easy_perform() does with its own multi handle: the cache
+   * keeps as many connections as the easy handle is allowed. */
+  if (m)
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 1L);
+  return m;
+}
+
+static int64_t
+mono_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One transfer on the multi handle: the loop of curl_easy_perform(),
+ * except that once the call has lasted SW_CURL_DRAIN_MS it calls drain()
+ * and waits no longer than that between two calls of it. libcurl
+ * shortens a wait to its own next timeout, so the call's timeouts are
+ * kept to the millisecond as before. */
+static CURLcode
+transfer(CURLM *m, CURL *c, void (*drain)(void))
+{
+  CURLMcode mc;
+  CURLcode cc = CURLE_OK;
+  int64_t next = drain ? mono_ms() + SW_CURL_DRAIN_MS : 0;
+  int done = 0;
+
+  mc = curl_multi_add_handle(m, c);
+  if (mc != CURLM_OK)
+    return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                     : CURLE_FAILED_INIT;
+  while (!done && mc == CURLM_OK) {
+    int running = 0, wait_ms = 1000;
+
+    if (drain) {
+      int64_t now = mono_ms();
+      if (now >= next) {
+        drain();
+        now = mono_ms();
+        next = now + SW_CURL_DRAIN_MS;
+      }
+      wait_ms = (int)(next - now);
+    }
+    mc = curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+    if (mc == CURLM_OK)
+      mc = curl_multi_perform(m, &running);
+    if (mc == CURLM_OK && !running) {
+      int left;
+      CURLMsg *msg;
+
+      while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c) {
+          cc = msg->data.result;
+          done = 1;
+        }
+      }
+      /* Nothing running and no result: cannot happen, but must not
+       * loop. */
+      if (!done) {
+        cc = CURLE_FAILED_INIT;
+        done = 1;
+      }
+    }
+  }
+  /* A multi problem is some kind of error (the others cannot happen). */
+  if (mc != CURLM_OK)
+    cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                   : CURLE_BAD_FUNCTION_ARGUMENT;
+  curl_multi_remove_handle(m, c);
+  return cc;
+}
+
 /* With CURLOPT_NOSIGNAL libcurl leaves SIGPIPE alone and relies on
  * MSG_NOSIGNAL, but a TLS library may write() to a socket the peer has
  * closed, and the default action of SIGPIPE would kill the application
@@ -113,20 +193,20 @@ sw_curl_timeout_ms(int64_t deadline_ms)
 static __thread int pipe_always_blocked;
 
 CURLcode
-sw_curl_perform(CURL *c)
+sw_curl_perform(CURLM *m, CURL *c, void (*drain)(void))
 {
   sigset_t pipe_set, old;
   CURLcode cc;
 
   if (pipe_always_blocked)
-    return curl_easy_perform(c);
+    return transfer(m, c, drain);
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
   if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
-    return curl_easy_perform(c);
+    return transfer(m, c, drain);
   if (sigismember(&old, SIGPIPE))
     pipe_always_blocked = 1;
-  cc = curl_easy_perform(c);
+  cc = transfer(m, c, drain);
   if (!sigismember(&old, SIGPIPE)) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)

@@ -3,7 +3,8 @@
  * The backend list (SW_AGENT_COLLECTOR_BACKEND_SERVICES split on commas,
  * failing over to the next address after a transport error), the
  * process-wide libcurl set-up, the options every easy handle of ours
- * gets, and curl_easy_perform() with SIGPIPE kept on this thread. */
+ * gets, and the transfer loop (curl_easy_perform() on a multi handle, with
+ * SIGPIPE kept on this thread and the ring drained while it waits). */
 #ifndef SW_REPORTER_XPORT_CURL_H
 #define SW_REPORTER_XPORT_CURL_H
 
@@ -17,6 +18,11 @@
  * takes longer than the caller's deadline either. */
 #define SW_CURL_CONNECT_TIMEOUT_MS 2000
 #define SW_CURL_CALL_TIMEOUT_MS 10000
+/* A call that lasts longer than this lets the reporter drain the ring,
+ * and again every this often until it ends. A call to a backend keeping
+ * up takes a few milliseconds and never does; the ring holds 4,096
+ * records, 41 ms at 100k spans/s. */
+#define SW_CURL_DRAIN_MS 10
 
 struct sw_curl_backends {
   /* "http://host:port" or "https://host:port", no trailing slash. */
@@ -50,7 +56,15 @@ void sw_curl_common_opts(CURL *c);
  * deadline_ms, whichever is smaller; 0 or less when none is left. */
 long sw_curl_timeout_ms(int64_t deadline_ms);
 
-/* curl_easy_perform() with SIGPIPE blocked on this thread. */
-CURLcode sw_curl_perform(CURL *c);
+/* A multi handle for one easy handle's calls; it holds their cached
+ * connection (cleaning it up closes it). NULL when out of memory. */
+CURLM *sw_curl_multi_new(void);
+
+/* Performs the transfer set up on c, on m, with SIGPIPE blocked on this
+ * thread: what curl_easy_perform() does, with the same outcomes, except
+ * that once the call has lasted SW_CURL_DRAIN_MS it calls drain (when not
+ * NULL) every SW_CURL_DRAIN_MS, so that the reporter keeps taking spans
+ * from the ring during a slow call (struct sw_xport's drain). */
+CURLcode sw_curl_perform(CURLM *m, CURL *c, void (*drain)(void));
 
 #endif

@@ -12,8 +12,10 @@
  *
  * Plain text uses HTTP/2 with prior knowledge (h2c). One easy handle is
  * reused so that its HTTP/2 connection carries call after call; see
- * call() for the libcurl 7.88 workaround this needs. The options every
- * libcurl handle of ours gets are in xport_curl.c. */
+ * call() for the libcurl 7.88 workaround this needs. A multi handle of
+ * its own drives its calls, so that the reporter keeps draining the span
+ * ring while a slow one waits (xport_curl.c), and holds its connection.
+ * The options every libcurl handle of ours gets are in xport_curl.c. */
 #include "sw_common.h"
 
 #include <ctype.h>
@@ -40,8 +42,10 @@
 struct grpc {
   struct sw_xport base;
   CURL *curl;
+  CURLM *multi; /* drives curl's calls and holds its connection */
   struct curl_slist *hdrs;
   struct sw_buf body;
+  struct sw_enc_ids ids; /* service and instance, encoded once */
   /* The configured addresses; the next one is tried after a transport
    * failure. */
   struct sw_curl_backends be;
@@ -123,24 +127,32 @@ frame_end(struct sw_buf *b, size_t off)
   b->data[off + 4] = (uint8_t)n;
 }
 
-/* Replaces g->curl with a fresh easy handle. Freeing the old one closes
- * every connection it had cached: after a transport failure the
+/* Replaces g->curl with a fresh easy handle, and g->multi, whose cache
+ * holds the connections of its calls. Freeing the old one closes every
+ * connection it had cached: after a transport failure the
  * connection libcurl may keep (an HTTP/2 connection survives a stream
  * that timed out) leads to a backend that does not answer, and must not
  * hold an fd of the application's while the next call opens another.
- * 0, or -ENOMEM with g->curl NULL. */
+ * 0, or -ENOMEM with g->curl and g->multi NULL. */
 static int
 new_handle(struct grpc *g)
 {
   CURL *c;
 
+  if (g->multi)
+    curl_multi_cleanup(g->multi);
   if (g->curl)
     curl_easy_cleanup(g->curl);
+  g->multi = NULL;
   g->connected = 0;
   g->opt_url = NULL;
   g->opt_ver = g->opt_fresh = -1;
   c = g->curl = curl_easy_init();
-  if (!c) {
+  g->multi = c ? sw_curl_multi_new() : NULL;
+  if (!c || !g->multi) {
+    if (c)
+      curl_easy_cleanup(c);
+    g->curl = NULL;
     snprintf(g->base.err, sizeof(g->base.err),
              "libcurl handle setup failed");
     return -ENOMEM;
@@ -230,7 +242,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
     g->grpc_message[0] = '\0';
     g->curl_err[0] = '\0';
 
-    cc = sw_curl_perform(c);
+    cc = sw_curl_perform(g->multi, c, g->base.drain);
     if (g->base.env->cfg->log_level <= SW_LOG_DEBUG) {
       long nconn = 0;
       curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);
@@ -294,15 +306,13 @@ grpc_send_segments(struct sw_xport *x, struct sw_seg *const *segs, size_t n,
                    int64_t deadline_ms)
 {
   struct grpc *g = (struct grpc *)x;
-  const struct sw_config *cfg = x->env->cfg;
   size_t i, off;
   int rc;
 
   sw_buf_reset(&g->body, BODY_KEEP);
   for (i = 0; i < n; i++) {
     if ((rc = frame_begin(&g->body, &off)) != 0 ||
-        (rc = sw_encode_segment(&g->body, segs[i], cfg->service,
-                                cfg->instance)) != 0) {
+        (rc = sw_encode_segment_ids(&g->body, segs[i], &g->ids)) != 0) {
       snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
       return rc;
     }
@@ -356,10 +366,13 @@ grpc_close(struct sw_xport *x)
 {
   struct grpc *g = (struct grpc *)x;
 
+  if (g->multi)
+    curl_multi_cleanup(g->multi);
   if (g->curl)
     curl_easy_cleanup(g->curl);
   curl_slist_free_all(g->hdrs);
   sw_buf_free(&g->body);
+  sw_enc_ids_free(&g->ids);
   free(g);
 }
 
@@ -403,7 +416,8 @@ sw_xport_grpc_open(const struct sw_reporter_env *env)
     snprintf(auth, sizeof(auth), "authentication: %s", cfg->authentication);
     g->hdrs = curl_slist_append(g->hdrs, auth);
   }
-  if (!g->hdrs || new_handle(g) != 0) {
+  if (!g->hdrs || sw_enc_ids_init(&g->ids, cfg->service, cfg->instance) ||
+      new_handle(g) != 0) {
     env->log(SW_LOG_ERROR, "reporter: libcurl handle setup failed");
     grpc_close(&g->base);
     return NULL;

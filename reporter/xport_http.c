@@ -12,7 +12,9 @@
  * reason. The response itself (an empty Commands, "{}") is read and
  * dropped.
  *
- * HTTP/1.1 over one reused easy handle, so call after call goes over one
+ * HTTP/1.1 over one reused easy handle, driven by a multi handle of its
+ * own (xport_curl.c: the reporter keeps draining the span ring while a
+ * slow call waits), so call after call goes over one
  * keep-alive connection; https when the address says so or
  * SW_AGENT_FORCE_TLS is set. No authentication header is sent: the OAP
  * checks its token on gRPC only. */
@@ -41,6 +43,7 @@
 struct http {
   struct sw_xport base;
   CURL *curl;
+  CURLM *multi; /* drives curl's calls and holds its connection */
   struct curl_slist *hdrs;
   struct sw_buf body;
   struct sw_curl_backends be;
@@ -66,19 +69,27 @@ on_body(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
-/* Replaces h->curl with a fresh easy handle, which closes whatever
- * connection the old one kept: after a transport failure it is of no use,
- * and the application's fds are not ours to hold on to. 0, or -ENOMEM
- * with h->curl NULL. */
+/* Replaces h->curl with a fresh easy handle, and h->multi, whose cache
+ * holds the connection of its calls: freeing the old one closes whatever
+ * connection it kept. After a transport failure that is of no use, and
+ * the application's fds are not ours to hold on to. 0, or -ENOMEM with
+ * h->curl and h->multi NULL. */
 static int
 new_handle(struct http *h)
 {
   CURL *c;
 
+  if (h->multi)
+    curl_multi_cleanup(h->multi);
   if (h->curl)
     curl_easy_cleanup(h->curl);
+  h->multi = NULL;
   c = h->curl = curl_easy_init();
-  if (!c) {
+  h->multi = c ? sw_curl_multi_new() : NULL;
+  if (!c || !h->multi) {
+    if (c)
+      curl_easy_cleanup(c);
+    h->curl = NULL;
     snprintf(h->base.err, sizeof(h->base.err),
              "libcurl handle setup failed");
     return -ENOMEM;
@@ -122,7 +133,7 @@ call(struct http *h, const char *path, int64_t deadline_ms)
   h->resp[0] = '\0';
   h->curl_err[0] = '\0';
 
-  cc = sw_curl_perform(c);
+  cc = sw_curl_perform(h->multi, c, h->base.drain);
   if (h->base.env->cfg->log_level <= SW_LOG_DEBUG) {
     long nconn = 0;
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);
@@ -200,6 +211,8 @@ http_close(struct sw_xport *x)
 {
   struct http *h = (struct http *)x;
 
+  if (h->multi)
+    curl_multi_cleanup(h->multi);
   if (h->curl)
     curl_easy_cleanup(h->curl);
   curl_slist_free_all(h->hdrs);

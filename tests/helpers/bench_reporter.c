@@ -22,9 +22,10 @@
  * sent or counted dropped, then flushes as at exit.
  *
  * Prints name=value lines: offered, pushed, dropped_ring, segments_sent,
- * segments_dropped, backend_errors, produce_s, drain_s, sent_per_s (spans
- * sent per second of wall time, producing plus draining),
- * reporter_cpu_s and reporter_cpu_us_per_span (CPU of every thread but
+ * segments_dropped, backend_errors, ring_cap, ring_max_used (the highest
+ * fill level the producer saw after a push, with -r N), produce_s,
+ * drain_s, sent_per_s (spans sent per second of wall time, producing
+ * plus draining), reporter_cpu_s and reporter_cpu_us_per_span (CPU of every thread but
  * the producer's, i.e. the reporter thread and anything libcurl starts). */
 
 /* The product's sources: one translation unit, so their file-local
@@ -89,6 +90,20 @@ fabricate(struct sw_span_rec *s, uint64_t i)
   sw_strlcpy(s->peer, "127.0.0.1:50000", sizeof(s->peer));
 }
 
+/* The ring's fill level, exact for the one producer: sw_ring_used() may
+ * overestimate when this thread is preempted between its two loads while
+ * the reporter releases cells. */
+static uint64_t
+ring_fill(void)
+{
+  for (;;) {
+    uint64_t t = atomic_load_explicit(&ring.tail, memory_order_acquire);
+    uint64_t h = atomic_load_explicit(&ring.head, memory_order_acquire);
+    if (atomic_load_explicit(&ring.tail, memory_order_acquire) == t)
+      return h - t;
+  }
+}
+
 static void
 sleep_ns(long ns)
 {
@@ -135,7 +150,7 @@ main(int argc, char **argv)
   }
 
   struct sw_span_rec rec;
-  uint64_t pushed = 0, offered = 0;
+  uint64_t pushed = 0, offered = 0, max_used = 0;
   double cpu0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
   double me0 = now_s(CLOCK_THREAD_CPUTIME_ID);
   double t0 = now_s(CLOCK_MONOTONIC), t = t0;
@@ -150,6 +165,9 @@ main(int argc, char **argv)
         offered++;
         if (SW_STAT_GET(spans_dropped_ring) == before)
           pushed++;
+        uint64_t used = ring_fill();
+        if (used > max_used)
+          max_used = used;
       }
       sleep_ns(1000000L);
     } else {
@@ -185,6 +203,8 @@ main(int argc, char **argv)
   printf("segments_dropped=%" PRIu64 "\n",
          (uint64_t)SW_STAT_GET(segments_dropped));
   printf("backend_errors=%" PRIu64 "\n", (uint64_t)SW_STAT_GET(backend_errors));
+  printf("ring_cap=%" PRIu64 "\n", (uint64_t)sw_ring_cap(&ring));
+  printf("ring_max_used=%" PRIu64 "\n", max_used);
   printf("produce_s=%.3f\n", t_prod - t0);
   printf("drain_s=%.3f\n", t_end - t_prod);
   printf("sent_per_s=%.0f\n", (double)sent / (t_end - t0));

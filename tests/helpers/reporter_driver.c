@@ -228,7 +228,7 @@ main(int argc, char **argv)
   int nseg = 10, chunk = 64, wait_ms = 30000, flush_only = 0, pause = 0;
   struct sw_config cfg;
   static struct sw_stats stats;
-  struct sw_reporter_env env;
+  struct sw_reporter_env env = {0};
   const struct sw_reporter_ops *ops;
   sw_reporter_entry_fn entry;
   struct sw_span_rec *recs;
