@@ -3,9 +3,10 @@
 server's CPU, bare vs preloaded, in µs per request, by thread, object and
 function.
 
-  bench/profile.py [--rounds N] [--seconds S] [--top K] [--freq HZ]
+  bench/profile.py [--server nginx|node|python] [--rounds N] [--seconds S]
+                   [--top K] [--freq HZ]
 
-nginx (worker_processes 1, as in bench/servers.py) runs bare and
+The server (as in bench/servers.py; default nginx) runs bare and
 preloaded on CPU 0, wrk and the gRPC sink on CPU 1. For each round and
 each variant (alternating), `perf record -C 0 -e cpu-clock` samples CPU 0
 while wrk runs; samples are summed by (thread name, object, symbol) and
@@ -36,7 +37,7 @@ def sample(procs, srv, seconds, freq, data):
                      "-F", str(freq), "-o", data],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.5)
-    r, _ = B.run_wrk(srv.url, seconds, S.CONNS["nginx"], cpus="1",
+    r, _ = B.run_wrk(srv.url, seconds, S.CONNS[srv.kind], cpus="1",
                      procs=procs)
     time.sleep(0.5)
     procs.stop(p, 2)
@@ -55,6 +56,7 @@ def sample(procs, srv, seconds, freq, data):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--server", choices=sorted(S.CONNS), default="nginx")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--top", type=int, default=30)
@@ -68,13 +70,14 @@ def main():
     procs = B.Procs()
     tmp = tempfile.mkdtemp(prefix="swbench_profile_")
     coll = B.Collector(procs, "sink", cpus="1")
-    srv = {"bare": S.Server(procs, "nginx", B.bare_env(), "0"),
-           "pre": S.Server(procs, "nginx",
-                           B.agent_env(coll, "bench-nginx"), "0")}
+    srv = {"bare": S.Server(procs, args.server, B.bare_env(), "0"),
+           "pre": S.Server(procs, args.server,
+                           B.agent_env(coll, "bench-" + args.server), "0")}
     tot = {k: [collections.Counter(), 0] for k in srv}
     try:
         for s in srv.values():
-            B.run_wrk(s.url, 1, S.CONNS["nginx"], cpus="1", procs=procs)
+            B.run_wrk(s.url, 1, S.CONNS[args.server], cpus="1",
+                      procs=procs)
         for i in range(args.rounds):
             order = ["bare", "pre"] if i % 2 == 0 else ["pre", "bare"]
             for k in order:
