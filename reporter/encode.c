@@ -503,31 +503,6 @@ put_segment_head(struct sw_buf *b, const struct sw_seg *s)
 }
 
 int
-sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
-                  const char *service, const char *instance)
-{
-  size_t start = b->len;
-  struct str svc, inst;
-  uint8_t *o;
-
-  if (put_segment_head(b, s))
-    goto nomem;
-  str_scan(&svc, service);
-  str_scan(&inst, instance);
-  if (sw_buf_room(b, str_field_len(&svc) + str_field_len(&inst) + 2))
-    goto nomem;
-  o = b->data + b->len;
-  o = put_str_field(o, SEG_SERVICE, &svc);
-  o = put_str_field(o, SEG_INSTANCE, &inst);
-  o = put_varint_field(o, SEG_SIZE_LIMITED, s->size_limited ? 1 : 0);
-  b->len = (size_t)(o - b->data);
-  return 0;
-nomem:
-  b->len = start; /* nothing of the message stays */
-  return -ENOMEM;
-}
-
-int
 sw_enc_ids_init(struct sw_enc_ids *ids, const char *service,
                 const char *instance)
 {
@@ -570,6 +545,21 @@ sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
   memcpy(b->data + b->len, ids->bytes, n);
   b->len += n;
   return 0;
+}
+
+/* One encoder for the segment's tail: service and instance encoded for
+ * this one segment. */
+int
+sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
+                  const char *service, const char *instance)
+{
+  struct sw_enc_ids ids;
+  int rc = sw_enc_ids_init(&ids, service, instance);
+
+  if (rc == 0)
+    rc = sw_encode_segment_ids(b, s, &ids);
+  sw_enc_ids_free(&ids);
+  return rc;
 }
 
 /* service and serviceInstance, the start of both management messages. */

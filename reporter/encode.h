@@ -20,7 +20,9 @@
  * http.status_code (when status is not 0), a log {event: error,
  * message: <errlog>} at end_ms when errlog is set, and a CrossProcess
  * ref when has_ref is set and the ref carries a trace id. isSizeLimited
- * is s->size_limited. 0 or -ENOMEM. */
+ * is s->size_limited. 0 or -ENOMEM. Encodes service and instance for
+ * this call: a transport encodes them once (sw_enc_ids_init) and calls
+ * sw_encode_segment_ids(), which this is written with. */
 int sw_encode_segment(struct sw_buf *b, const struct sw_seg *s,
                       const char *service, const char *instance);
 
