@@ -77,8 +77,10 @@ sw_curl_global_init(const struct sw_reporter_env *env)
   return 0;
 }
 
-void
-sw_curl_common_opts(CURL *c)
+/* The options every easy handle of ours needs (no signals, no proxy, one
+ * cached connection, user agent, keep-alive probes). */
+static void
+common_opts(CURL *c)
 {
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PROXY, "");
@@ -100,16 +102,32 @@ sw_curl_timeout_ms(int64_t deadline_ms)
                                         : (long)SW_CURL_CALL_TIMEOUT_MS;
 }
 
-CURLM *
-sw_curl_multi_new(void)
+void
+sw_curl_handles_free(CURL **c, CURLM **m)
 {
-  CURLM *m = curl_multi_init();
+  if (*m)
+    curl_multi_cleanup(*m);
+  if (*c)
+    curl_easy_cleanup(*c);
+  *m = NULL;
+  *c = NULL;
+}
 
+int
+sw_curl_handles_new(CURL **c, CURLM **m)
+{
+  sw_curl_handles_free(c, m);
+  *c = curl_easy_init();
+  *m = *c ? curl_multi_init() : NULL;
+  if (!*m) {
+    sw_curl_handles_free(c, m);
+    return -ENOMEM;
+  }
+  common_opts(*c);
   /* As curl_easy_perform() does with its own multi handle: the cache
    * keeps as many connections as the easy handle is allowed. */
-  if (m)
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 1L);
-  return m;
+  curl_multi_setopt(*m, CURLMOPT_MAXCONNECTS, 1L);
+  return 0;
 }
 
 static int64_t

@@ -48,17 +48,18 @@ sw_curl_backends_next(struct sw_curl_backends *b)
 /* curl_global_init(), once; 0, or -EIO with the reason logged. */
 int sw_curl_global_init(const struct sw_reporter_env *env);
 
-/* The options every handle of ours needs (no signals, no proxy, one
- * cached connection, user agent, keep-alive probes). */
-void sw_curl_common_opts(CURL *c);
-
 /* The call's timeout in ms: the per-call limit or what is left before
  * deadline_ms, whichever is smaller; 0 or less when none is left. */
 long sw_curl_timeout_ms(int64_t deadline_ms);
 
-/* A multi handle for one easy handle's calls; it holds their cached
- * connection (cleaning it up closes it). NULL when out of memory. */
-CURLM *sw_curl_multi_new(void);
+/* A transport's handles: *c, an easy handle with the options every one
+ * of ours gets (no signals, no proxy, one cached connection, user agent,
+ * keep-alive probes), and *m, a multi handle that drives c's transfers
+ * and holds their cached connection. _new frees the old pair first (which
+ * closes that connection): 0, or -ENOMEM with both NULL. _free leaves
+ * both NULL. */
+int sw_curl_handles_new(CURL **c, CURLM **m);
+void sw_curl_handles_free(CURL **c, CURLM **m);
 
 /* Performs the transfer set up on c, on m, with SIGPIPE blocked on this
  * thread: what curl_easy_perform() does, with the same outcomes, except

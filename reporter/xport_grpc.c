@@ -139,25 +139,15 @@ new_handle(struct grpc *g)
 {
   CURL *c;
 
-  if (g->multi)
-    curl_multi_cleanup(g->multi);
-  if (g->curl)
-    curl_easy_cleanup(g->curl);
-  g->multi = NULL;
   g->connected = 0;
   g->opt_url = NULL;
   g->opt_ver = g->opt_fresh = -1;
-  c = g->curl = curl_easy_init();
-  g->multi = c ? sw_curl_multi_new() : NULL;
-  if (!c || !g->multi) {
-    if (c)
-      curl_easy_cleanup(c);
-    g->curl = NULL;
+  if (sw_curl_handles_new(&g->curl, &g->multi) != 0) {
     snprintf(g->base.err, sizeof(g->base.err),
              "libcurl handle setup failed");
     return -ENOMEM;
   }
-  sw_curl_common_opts(c);
+  c = g->curl;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, g->hdrs);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
@@ -366,10 +356,7 @@ grpc_close(struct sw_xport *x)
 {
   struct grpc *g = (struct grpc *)x;
 
-  if (g->multi)
-    curl_multi_cleanup(g->multi);
-  if (g->curl)
-    curl_easy_cleanup(g->curl);
+  sw_curl_handles_free(&g->curl, &g->multi);
   curl_slist_free_all(g->hdrs);
   sw_buf_free(&g->body);
   sw_enc_ids_free(&g->ids);

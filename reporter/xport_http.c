@@ -79,22 +79,12 @@ new_handle(struct http *h)
 {
   CURL *c;
 
-  if (h->multi)
-    curl_multi_cleanup(h->multi);
-  if (h->curl)
-    curl_easy_cleanup(h->curl);
-  h->multi = NULL;
-  c = h->curl = curl_easy_init();
-  h->multi = c ? sw_curl_multi_new() : NULL;
-  if (!c || !h->multi) {
-    if (c)
-      curl_easy_cleanup(c);
-    h->curl = NULL;
+  if (sw_curl_handles_new(&h->curl, &h->multi) != 0) {
     snprintf(h->base.err, sizeof(h->base.err),
              "libcurl handle setup failed");
     return -ENOMEM;
   }
-  sw_curl_common_opts(c);
+  c = h->curl;
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->hdrs);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -211,10 +201,7 @@ http_close(struct sw_xport *x)
 {
   struct http *h = (struct http *)x;
 
-  if (h->multi)
-    curl_multi_cleanup(h->multi);
-  if (h->curl)
-    curl_easy_cleanup(h->curl);
+  sw_curl_handles_free(&h->curl, &h->multi);
   curl_slist_free_all(h->hdrs);
   sw_buf_free(&h->body);
   free(h);
