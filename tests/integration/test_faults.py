@@ -443,15 +443,10 @@ def run_bench_reporter(backend, rate, seconds, **extra):
     millisecond's worth. Returns (its name=value lines, stderr)."""
     if not os.path.exists(BENCH_REPORTER):
         pytest.skip('bench_reporter not built in ' + BUILD_DIR)
-    env = dict(os.environ)
-    env.pop('LD_PRELOAD', None)
-    for k in list(env):
-        if k.startswith('SW_AGENT_') or k.startswith('SW_KAFKA_'):
-            del env[k]
-    env.update({'SW_AGENT_NAME': 'bench', 'SW_AGENT_LOGGING_LEVEL': 'DEBUG',
-                'SW_AGENT_COLLECTOR_BACKEND_SERVICES': backend,
-                'SW_AGENT_FLUSH_TIMEOUT_MS': '10000'})
-    env.update({k: str(v) for k, v in extra.items()})
+    env = sw_env(None, 'bench', SW_AGENT_LOGGING_LEVEL='DEBUG',
+                 SW_AGENT_COLLECTOR_BACKEND_SERVICES=backend,
+                 SW_AGENT_FLUSH_TIMEOUT_MS='10000', **extra)
+    del env['LD_PRELOAD']  # it is the agent itself, not traced
     proc = subprocess.run([BENCH_REPORTER, '-r', str(rate), '-d',
                            str(seconds), '-w', '60', BUILD_DIR], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
