@@ -285,15 +285,21 @@ def descendants(pid):
     return out
 
 
+def _stat_ticks(path):
+    """utime + stime from a /proc .../stat file, in clock ticks (OSError
+    when the process or thread is gone)."""
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def cpu_ticks(pids):
     """utime + stime of each process (all its threads, live and exited),
     in clock ticks, summed."""
     total = 0
     for p in pids:
         try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += _stat_ticks("/proc/%d/stat" % p)
         except OSError:
             pass
     return total
@@ -314,13 +320,12 @@ def agent_ticks(pids):
         except OSError:
             continue
         for t in tids:
+            task = "/proc/%d/task/%s/" % (p, t)
             try:
-                with open("/proc/%d/task/%s/comm" % (p, t)) as f:
+                with open(task + "comm") as f:
                     if f.read().strip() != AGENT_THREAD:
                         continue
-                with open("/proc/%d/task/%s/stat" % (p, t)) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
+                total += _stat_ticks(task + "stat")
             except OSError:
                 pass
     return total
