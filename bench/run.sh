@@ -32,16 +32,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 export SW_BENCH_BUILD=${SW_BENCH_BUILD:-$root/build-bench}
-# A new build directory is configured without the integration tests; an
-# existing one keeps its own settings.
-if [ -f "$SW_BENCH_BUILD/CMakeCache.txt" ]; then
-  cmake -S "$root" -B "$SW_BENCH_BUILD" >/dev/null
-else
-  cmake -S "$root" -B "$SW_BENCH_BUILD" -DSW_INTEGRATION=OFF >/dev/null
-fi
-cmake --build "$SW_BENCH_BUILD" -j"$(nproc)" --target sw_preload sw_reporter \
-  bench_io bench_loopback bench_reporter bench_grpc_sink reporter_driver bench_spawn \
-  >/dev/null
+# Configured and built once here (bench/benchlib.py build()), not again by
+# each benchmark.
+(unset SW_BENCH_BUILT; cd "$here" && "$py" -c 'import benchlib; benchlib.build()')
 export SW_BENCH_BUILT=$SW_BENCH_BUILD
 
 # run TITLE SCRIPT [args...]: SCRIPT.py with --json TITLE.json.
