@@ -3,7 +3,7 @@
 
   bench/servers.py [--quick] [--servers nginx,python,node] [--pairs N]
                    [--seconds S] [--collector sink|python] [--no-pin]
-                   [--json FILE]
+                   [--also LABEL=PATH ...] [--json FILE]
 
 For each server, two instances run side by side: one bare, one under
 LD_PRELOAD=libswpreload.so reporting every request over gRPC to the
@@ -23,7 +23,12 @@ divided by the requests served.
   node:   an http.createServer() answering 1 KiB, keep-alive (wrk -c16)
 
 With two or more CPUs, the servers run on CPU 0 and wrk and the collector
-on CPU 1 (taskset), unless --no-pin."""
+on CPU 1 (taskset), unless --no-pin.
+
+--also LABEL=PATH adds an instance preloaded with another libswpreload.so
+(its libswreporter.so is the one beside it), e.g. a build of an earlier
+commit, to every round: a change is then measured before and after in the
+same run, against bare and against the preload under test."""
 import argparse
 import json
 import os
@@ -157,22 +162,54 @@ def measure(procs, srv, seconds, conns, wrk_cpus):
     return r
 
 
+def compare(base_runs, runs):
+    """Per-round comparison of runs against base_runs (the same rounds):
+    medians of the ratios and of the CPU differences, and the standard
+    error of those differences."""
+    pairs = list(zip(base_runs, runs))
+    res = {}
+    for key, b_key in (("rps_ratio", "rps"), ("p50_ratio", "p50_ms"),
+                       ("p99_ratio", "p99_ms")):
+        res[key] = B.median([p[b_key] / b[b_key] for b, p in pairs
+                             if b[b_key]])
+    diffs = [p["cpu_us_per_req"] - b["cpu_us_per_req"] for b, p in pairs]
+    res["added_cpu_us"] = B.median(diffs)
+    # The same difference split by thread: the application's threads
+    # (hooks, parsing, spans, ring) and the agent's reporter thread.
+    res["added_app_us"] = B.median(
+        [(p["cpu_us_per_req"] - p["agent_us_per_req"]) -
+         (b["cpu_us_per_req"] - b["agent_us_per_req"]) for b, p in pairs])
+    res["reporter_us"] = B.median([p["agent_us_per_req"] for _, p in pairs])
+    # Standard error of the pairwise differences: how far the machine's
+    # noise lets the median be trusted.
+    res["added_cpu_se"] = (statistics.stdev(diffs) / len(diffs) ** 0.5
+                           if len(diffs) > 1 else float("nan"))
+    return res
+
+
 def bench_server(procs, kind, coll, args):
     pin = not args.no_pin and B.NCPU >= 2
     srv_cpus = "0" if pin else None
     wrk_cpus = "1" if pin else None
     conns = CONNS[kind]
-    bare = Server(procs, kind, B.bare_env(), srv_cpus)
-    pre = Server(procs, kind, B.agent_env(coll, "bench-" + kind), srv_cpus)
-    runs = {"bare": [], "pre": []}
+    envs = [("bare", B.bare_env()),
+            ("pre", B.agent_env(coll, "bench-" + kind))]
+    for label, path in args.also:
+        env = B.agent_env(coll, "bench-" + kind)
+        env["LD_PRELOAD"] = path
+        envs.append((label, env))
+    servers = [(mode, Server(procs, kind, env, srv_cpus))
+               for mode, env in envs]
+    runs = {mode: [] for mode, _ in envs}
+    stats = {}
     try:
-        for s in (bare, pre):  # warm-up: first connections, reporter load
+        for _, s in servers:  # warm-up: first connections, reporter load
             B.run_wrk(s.url, 1, conns, cpus=wrk_cpus, procs=procs)
         time.sleep(1.0)
         for i in range(args.pairs):
-            order = [("bare", bare), ("pre", pre)]
-            if i % 2:
-                order.reverse()
+            # Every variant once per round, the order reversed every other
+            # round, so that a drift of the machine favours none of them.
+            order = servers if i % 2 == 0 else servers[::-1]
             for mode, s in order:
                 r = measure(procs, s, args.seconds, conns, wrk_cpus)
                 runs[mode].append(r)
@@ -182,32 +219,32 @@ def bench_server(procs, kind, coll, args):
                           B.fmt(r["p99_ms"], 3), r["cpu_us_per_req"],
                           r["agent_us_per_req"], B.loadavg()))
     finally:
-        bare.stop()
-        stats = B.parse_agent_stats(pre.stop())
+        for mode, s in servers:
+            text = s.stop()
+            if mode != "bare":
+                stats[mode] = B.parse_agent_stats(text)
     res = {"server": kind, "conns": conns, "seconds": args.seconds,
-           "pairs": args.pairs, "runs": runs, "agent_stats": stats}
+           "pairs": args.pairs, "runs": runs, "agent_stats": stats["pre"]}
     for mode in ("bare", "pre"):
         for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req"):
             res["%s_%s" % (mode, key)] = B.median([r[key] for r in runs[mode]])
-    pairs = list(zip(runs["bare"], runs["pre"]))
-    res["rps_ratio"] = B.median([p["rps"] / b["rps"] for b, p in pairs
-                                 if b["rps"]])
-    res["p50_ratio"] = B.median([p["p50_ms"] / b["p50_ms"] for b, p in pairs
-                                 if b["p50_ms"]])
-    res["p99_ratio"] = B.median([p["p99_ms"] / b["p99_ms"] for b, p in pairs
-                                 if b["p99_ms"]])
-    diffs = [p["cpu_us_per_req"] - b["cpu_us_per_req"] for b, p in pairs]
-    res["added_cpu_us"] = B.median(diffs)
-    # The same difference split by thread: the application's threads
-    # (hooks, parsing, spans, ring) and the agent's reporter thread.
-    res["added_app_us"] = B.median(
-        [p["cpu_us_per_req"] - p["agent_us_per_req"] - b["cpu_us_per_req"]
-         for b, p in pairs])
-    res["reporter_us"] = B.median([p["agent_us_per_req"] for _, p in pairs])
-    # Standard error of the pairwise differences: how far the machine's
-    # noise lets the median be trusted.
-    res["added_cpu_se"] = (statistics.stdev(diffs) / len(diffs) ** 0.5
-                           if len(diffs) > 1 else float("nan"))
+    res.update(compare(runs["bare"], runs["pre"]))
+    # --also: each other build against bare, and against "pre" directly
+    # (the before/after of a change, measured in the same rounds).
+    res["also"] = {}
+    for label, path in args.also:
+        a = compare(runs["bare"], runs[label])
+        a["path"] = path
+        a["rps"] = B.median([r["rps"] for r in runs[label]])
+        a["cpu_us_per_req"] = B.median([r["cpu_us_per_req"]
+                                        for r in runs[label]])
+        vs = compare(runs["pre"], runs[label])
+        a["vs_pre_cpu_us"] = vs["added_cpu_us"]
+        a["vs_pre_cpu_se"] = vs["added_cpu_se"]
+        a["vs_pre_app_us"] = vs["added_app_us"]
+        a["vs_pre_rps_ratio"] = vs["rps_ratio"]
+        a["agent_stats"] = stats[label]
+        res["also"][label] = a
     return res
 
 
@@ -226,12 +263,29 @@ def print_table(results):
                   B.fmt(r["p99_ratio"]), B.fmt(r["bare_cpu_us_per_req"]),
                   B.fmt(r["pre_cpu_us_per_req"]), B.fmt(r["added_cpu_us"]),
                   B.fmt(r["added_cpu_se"])))
+    for r in results:
+        for label, a in r.get("also", {}).items():
+            print("%-7s %5s | %10s %10.0f %6s | %8s %8s %6s | %8s %8s %6s | "
+                  "%7s %7s %7s %6s" % (
+                      label[:7], "", "", a["rps"], B.fmt(a["rps_ratio"], 3),
+                      "", "", B.fmt(a["p50_ratio"]), "", "",
+                      B.fmt(a["p99_ratio"]), "", B.fmt(a["cpu_us_per_req"]),
+                      B.fmt(a["added_cpu_us"]), B.fmt(a["added_cpu_se"])))
     print("(medians over runs; latencies in ms; us = server CPU microseconds "
           "per request, all its processes and threads)")
     for r in results:
         print("%s added CPU by thread: application threads %+.2f us/request, "
               "reporter thread %.2f us/request" % (
                   r["server"], r["added_app_us"], r["reporter_us"]))
+        for label, a in r.get("also", {}).items():
+            print("%s %s (%s): added %+.2f us/request (application threads "
+                  "%+.2f, reporter thread %.2f); against the preload under "
+                  "test: %+.2f +- %.2f us/request (application threads %+.2f), "
+                  "throughput ratio %s" % (
+                      r["server"], label, a["path"], a["added_cpu_us"],
+                      a["added_app_us"], a["reporter_us"], a["vs_pre_cpu_us"],
+                      a["vs_pre_cpu_se"], a["vs_pre_app_us"],
+                      B.fmt(a["vs_pre_rps_ratio"], 3)))
     for r in results:
         st = r["agent_stats"]
         if st:
@@ -250,8 +304,24 @@ def main():
     ap.add_argument("--seconds", type=int)
     ap.add_argument("--collector", choices=["sink", "python"], default="sink")
     ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--also", action="append", default=[],
+                    metavar="LABEL=PATH",
+                    help="another libswpreload.so (e.g. a build of an "
+                    "earlier commit) run as one more preloaded instance in "
+                    "the same rounds; PATH may be its build directory")
     ap.add_argument("--json")
     args = ap.parse_args()
+    also = []
+    for a in args.also:
+        label, sep, path = a.partition("=")
+        if not sep or not label or label in ("bare", "pre"):
+            ap.error("--also wants LABEL=PATH, LABEL not bare or pre: " + a)
+        if os.path.isdir(path):
+            path = os.path.join(path, "libswpreload.so")
+        if not os.path.isfile(path):
+            ap.error("--also %s: no such file %s" % (label, path))
+        also.append((label, os.path.abspath(path)))
+    args.also = also
     if args.pairs is None:
         args.pairs = 2 if args.quick else 5
     if args.seconds is None:
