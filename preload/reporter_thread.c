@@ -210,10 +210,10 @@ log_stats(void)
   sw_log(SW_LOG_DEBUG, "stats:%s", buf);
 }
 
-/* Hands records to the reporter, read in place in the ring, or counts
- * them dropped without one. */
+/* Hands records to the reporter, packed and read in place in the ring,
+ * or counts them dropped without one. */
 static void
-deliver(const struct sw_span_rec *recs, size_t n, int64_t now)
+deliver(const struct sw_span_packed *recs, size_t n, int64_t now)
 {
   if (ops_ready) {
     delivering = 1;
@@ -228,7 +228,7 @@ deliver(const struct sw_span_rec *recs, size_t n, int64_t now)
 static size_t
 drain(size_t max)
 {
-  const struct sw_span_rec *recs;
+  const struct sw_span_packed *recs;
   size_t n, total = 0;
   int64_t now = 0;
 

@@ -1,4 +1,5 @@
-/* ring.c: bounded MPSC ring of span records (Vyukov-style).
+/* ring.c: bounded MPSC ring of span records (Vyukov-style), each cell
+ * holding one record packed (sw_span_pack, sw_span.h).
  *
  * Every cell carries a sequence number that says whose turn it is. With
  * cap = mask + 1 and pos the cell's absolute position (head or tail
@@ -124,11 +125,11 @@ sw_ring_reset(struct sw_ring *r)
   atomic_store_explicit(&r->tail, 0, memory_order_relaxed);
 }
 
-/* Claims the next free position. Returns the cell to fill and sets *pos,
- * or NULL when the ring is full. The caller must fill the record and call
- * sw_ring_commit(r, *pos). Split from sw_ring_push so that unit tests can
- * hold a claimed cell uncommitted. */
-SW_STATIC struct sw_span_rec *
+/* Claims the next free position. Returns the cell's record to fill and
+ * sets *pos, or NULL when the ring is full. The caller must pack the
+ * record into it and call sw_ring_commit(r, *pos). Split from
+ * sw_ring_push so that unit tests can hold a claimed cell uncommitted. */
+SW_STATIC struct sw_span_packed *
 sw_ring_claim(struct sw_ring *r, uint64_t *pos)
 {
   struct sw_ring_cell *cell;
@@ -182,19 +183,19 @@ sw_ring_commit(struct sw_ring *r, uint64_t pos)
 int
 sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec)
 {
-  struct sw_span_rec *dst;
+  struct sw_span_packed *dst;
   uint64_t pos;
 
   dst = sw_ring_claim(r, &pos);
   if (SW_UNLIKELY(dst == NULL))
     return -1;
-  sw_span_copy(dst, rec);
+  (void)sw_span_pack(dst, rec);
   sw_ring_commit(r, pos);
   return 0;
 }
 
 size_t
-sw_ring_peek(struct sw_ring *r, const struct sw_span_rec **first,
+sw_ring_peek(struct sw_ring *r, const struct sw_span_packed **first,
              size_t max)
 {
   struct sw_ring_cell *cell;
@@ -248,14 +249,14 @@ sw_ring_release(struct sw_ring *r, size_t n)
 size_t
 sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max)
 {
-  const struct sw_span_rec *p;
+  const struct sw_span_packed *p;
   size_t n = 0, k, i;
 
   while (n < max && (k = sw_ring_peek(r, &p, max - n)) > 0) {
     for (i = 0; i < k; i++)
-      sw_span_copy(&out[n + i],
-               (const struct sw_span_rec *)((const char *)p +
-                                            i * SW_RING_STRIDE));
+      sw_span_unpack(&out[n + i],
+                     (const struct sw_span_packed *)((const char *)p +
+                                                     i * SW_RING_STRIDE));
     sw_ring_release(r, k);
     n += k;
   }

@@ -7,10 +7,15 @@
  * allocates, locks or blocks: when the ring is full the record is dropped
  * and counted (spans_dropped_ring).
  *
- * The consumer reads records in place: sw_ring_peek() hands out a run of
- * committed cells, which stay untouched until sw_ring_release() gives
- * them back to the producers. sw_ring_pop() (a copy out) is the same
- * thing in one call. */
+ * A cell holds a record packed (struct sw_span_packed, sw_span.h): a
+ * served request's span uses the first 4 of its cache lines, so a push
+ * writes those and the consumer reads those, not the 7 that the
+ * strings' fixed offsets in a struct sw_span_rec would touch.
+ *
+ * The consumer reads the packed records in place: sw_ring_peek() hands
+ * out a run of committed cells, which stay untouched until
+ * sw_ring_release() gives them back to the producers. sw_ring_pop()
+ * (unpacked copies out) is the same thing in one call. */
 #ifndef SW_PRELOAD_RING_H
 #define SW_PRELOAD_RING_H
 
@@ -25,7 +30,8 @@
 struct sw_ring_cell {
   /* Vyukov sequence minus the cell's index; see the top of ring.c. */
   _Alignas(64) _Atomic uint64_t seq;
-  struct sw_span_rec rec;
+  /* Right after seq: a packed record's head shares seq's line. */
+  struct sw_span_packed rec;
 };
 
 /* Bytes from one record of a sw_ring_peek() run to the next. */
@@ -48,20 +54,22 @@ void sw_ring_destroy(struct sw_ring *r);
 /* Drops every record (forked child). Not thread-safe. */
 void sw_ring_reset(struct sw_ring *r);
 
-/* Any thread. Copies *rec in. 0, or -1 when full (caller counts).
- * rec->ref is copied only when rec->has_ref is set: a consumer must not
- * look at the ref of a record without one (its bytes are unspecified). */
+/* Any thread. Packs *rec into a cell (sw_span_pack). 0, or -1 when full
+ * (caller counts). rec->ref is packed only when rec->has_ref is set: a
+ * consumer must not look at the ref of a record without one. */
 int sw_ring_push(struct sw_ring *r, const struct sw_span_rec *rec);
 
-/* Consumer only. Copies up to max records out; returns how many. */
+/* Consumer only. Unpacks up to max records into out (sw_span_unpack:
+ * out's ref is left alone for a record without one); returns how many. */
 size_t sw_ring_pop(struct sw_ring *r, struct sw_span_rec *out, size_t max);
 
-/* Consumer only. The committed records at the tail, read in place: up to
- * max of them, the first at *first and each next one SW_RING_STRIDE bytes
- * further on. A run never wraps past the end of the cells, so a second
- * call may find more. The records stay valid and unchanged until
- * sw_ring_release(); peeking again before that returns the same run. */
-size_t sw_ring_peek(struct sw_ring *r, const struct sw_span_rec **first,
+/* Consumer only. The committed records at the tail, packed, read in
+ * place: up to max of them, the first at *first and each next one
+ * SW_RING_STRIDE bytes further on. A run never wraps past the end of the
+ * cells, so a second call may find more. The records stay valid and
+ * unchanged until sw_ring_release(); peeking again before that returns
+ * the same run. */
+size_t sw_ring_peek(struct sw_ring *r, const struct sw_span_packed **first,
                     size_t max);
 /* Consumer only. Gives the first n records of the last peek back to the
  * producers (n no more than that peek returned). */
@@ -89,8 +97,9 @@ sw_ring_cap(const struct sw_ring *r)
 
 #ifdef SW_UNITTESTS
 /* sw_ring_push in two halves, so tests can hold a claimed cell open:
- * claim returns the record to fill (NULL when full) and its position. */
-struct sw_span_rec *sw_ring_claim(struct sw_ring *r, uint64_t *pos);
+ * claim returns the packed record to fill (NULL when full) and its
+ * position. */
+struct sw_span_packed *sw_ring_claim(struct sw_ring *r, uint64_t *pos);
 void sw_ring_commit(struct sw_ring *r, uint64_t pos);
 #endif
 

@@ -2,9 +2,10 @@
  * hooks (producers) through the ring to the reporter (consumer).
  *
  * A record is fixed-size and self-contained: no pointers, so it can be
- * copied into a ring cell with memcpy and read by the reporter after the
- * producing connection is long gone. Strings are NUL-terminated and
- * truncated to their field size. */
+ * kept by the reporter after the producing connection is long gone.
+ * Strings are NUL-terminated and truncated to their field size. In the
+ * ring it travels packed (struct sw_span_packed, below): the same
+ * numbers, its strings back to back. */
 #ifndef SW_PRELOAD_SW_SPAN_H
 #define SW_PRELOAD_SW_SPAN_H
 
@@ -79,36 +80,63 @@ struct sw_span_rec {
  * terminator, every load and store inside the field (cap >= 16, the
  * size of the smallest field): no strnlen and no memcpy call, a few
  * instructions per block. A string with no terminator in its field is
- * cut at the field's last byte, as strnlen(s, cap - 1) would cut it. */
-static inline void
-sw_span_str_copy(char *d, const char *s, size_t cap)
+ * cut at the field's last byte, as strnlen(s, cap - 1) would cut it.
+ * Returns the length of the string copied (the terminator's offset),
+ * read off the block that holds the terminator: no second pass. Every
+ * store lands in d[0 .. cap): a destination with cap bytes of room
+ * after d is enough, whatever the length. */
+static inline size_t
+sw_span_str_copy_len(char *d, const char *s, size_t cap)
 {
 #if defined(__SSE2__)
   if (cap >= 16) { /* a constant: every field is a fixed array */
     const __m128i zero = _mm_setzero_si128();
     size_t o;
     __m128i v;
-    for (o = 0; o + 16 <= cap; o += 16) {
+    unsigned m;
+    /* The first block on its own, laid out as the usual case (a method,
+     * a path, a peer, an empty errlog end in it): a record's strings then
+     * run as one straight line of code, a few cache lines of it. */
+    v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    _mm_storeu_si128((__m128i *)(void *)d, v);
+    m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+    if (__builtin_expect(m != 0, 1))
+      return (size_t)__builtin_ctz(m);
+    /* The rest unrolled (the trip count is a constant): a block is then
+     * a load, a store, a compare and a branch, with no loop counter. */
+#pragma GCC unroll 4
+    for (o = 16; o + 16 <= cap; o += 16) {
       v = _mm_loadu_si128((const __m128i *)(const void *)(s + o));
       _mm_storeu_si128((__m128i *)(void *)(d + o), v);
-      if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) != 0)
-        return;
+      m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+      if (m != 0)
+        return o + (size_t)__builtin_ctz(m);
     }
     if (o < cap) {
       /* The last, partial block, taken as the field's last 16 bytes: the
        * ones it shares with the block before hold no terminator. */
       v = _mm_loadu_si128((const __m128i *)(const void *)(s + cap - 16));
       _mm_storeu_si128((__m128i *)(void *)(d + cap - 16), v);
-      if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero)) != 0)
-        return;
+      m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
+      if (m != 0)
+        return cap - 16 + (size_t)__builtin_ctz(m);
     }
     d[cap - 1] = '\0';
-    return;
+    return cap - 1;
   }
 #endif
   size_t n = strnlen(s, cap - 1);
   memcpy(d, s, n);
   d[n] = '\0';
+  return n;
+}
+
+/* The same, for callers that do not need the length (inlined, the
+ * compiler drops its computation). */
+static inline void
+sw_span_str_copy(char *d, const char *s, size_t cap)
+{
+  (void)sw_span_str_copy_len(d, s, cap);
 }
 
 #define SW_SPAN_STRINGS(X)                                             \
@@ -147,6 +175,21 @@ sw_span_copy(struct sw_span_rec *dst, const struct sw_span_rec *src)
   }
 }
 
+/* A string of a record read where it arrived, as sw_span_copy() would
+ * have copied it: the field itself when it holds a terminator, else its
+ * first cap - 1 bytes, terminated, in tmp (room for cap bytes). For
+ * readers that skip the copy (the reporter's encoders of one-span
+ * segments), so that both ways give the same bytes. */
+static inline const char *
+sw_span_field_str(const char *f, size_t cap, char *tmp)
+{
+  if (memchr(f, '\0', cap) != NULL)
+    return f;
+  memcpy(tmp, f, cap - 1);
+  tmp[cap - 1] = '\0';
+  return tmp;
+}
+
 /* 1 when a reader sees the same record in a and b (see sw_span_copy). */
 static inline int
 sw_span_same(const struct sw_span_rec *a, const struct sw_span_rec *b)
@@ -168,6 +211,161 @@ sw_span_same(const struct sw_span_rec *a, const struct sw_span_rec *b)
   }
 #undef SW_SAME_STR
   return 1;
+}
+
+/* ------------------------------------------------------------------
+ * The packed form: what a ring cell holds.
+ *
+ * A served request's strings fill a tenth of their fields, but at the
+ * fields' fixed offsets they touch 7 cache lines of a record; the
+ * producer writes those lines on the application's thread and the
+ * reporter reads them again. Packed, the numbers and the strings'
+ * lengths come first (a 70-byte head), then the strings back to back,
+ * each with its terminator, in a fixed order: the span's, the most
+ * used first, then the ref's, only when has_ref. A served request's
+ * record, the cell's sequence word included, fits in 4 cache lines.
+ *
+ * The arena holds every string at its longest (its field's cap, the
+ * terminator included), which is also what makes the block copies safe:
+ * a string packed at offset o stores only into [o, o + cap) (see
+ * sw_span_str_copy_len), and o is at most the sum of the caps of the
+ * strings before it, so no store leaves the arena, whatever the lengths.
+ * A block may write past a string's terminator: the next string
+ * overwrites those bytes, and past the last one they are unspecified,
+ * like the bytes after a terminator in a record's field. */
+
+#define SW_SPAN_STR_CAPS                                               \
+  (2 * SW_ID_MAX + SW_METHOD_MAX + SW_OP_MAX + SW_URL_MAX + SW_PEER_MAX + \
+   SW_ERRLOG_MAX)
+#define SW_REF_STR_CAPS                                                \
+  (2 * SW_ID_MAX + 2 * SW_NAME_MAX + SW_OP_MAX + SW_PEER_MAX)
+
+#define SW_SPAN_PACKED_LEN(f) uint16_t f;
+
+struct sw_span_packed {
+  /* sw_span_rec's numbers, in its order and layout (span_id .. end_ms):
+   * packed and unpacked as one block. */
+  int32_t span_id;
+  int32_t parent_span_id;
+  int32_t nspans;
+  uint8_t kind;
+  uint8_t layer;
+  uint8_t is_error;
+  uint8_t has_ref;
+  int32_t component;
+  int32_t status;
+  int64_t start_ms;
+  int64_t end_ms;
+  /* Valid when has_ref, as the ref's strings are. */
+  int32_t ref_parent_span_id;
+  /* Each string's length, its terminator not counted. */
+  struct {
+    SW_SPAN_STRINGS(SW_SPAN_PACKED_LEN)
+  } len;
+  struct {
+    SW_REF_STRINGS(SW_SPAN_PACKED_LEN)
+  } ref_len;
+  /* The strings: SW_SPAN_STRINGS' order, then SW_REF_STRINGS'. */
+  char str[SW_SPAN_STR_CAPS + SW_REF_STR_CAPS];
+};
+
+/* The numbers both forms share, copied as one block. */
+#define SW_SPAN_NUM_LEN                                                \
+  (offsetof(struct sw_span_rec, method) -                              \
+   offsetof(struct sw_span_rec, span_id))
+_Static_assert(offsetof(struct sw_span_packed, end_ms) + sizeof(int64_t) ==
+                       SW_SPAN_NUM_LEN &&
+                   offsetof(struct sw_span_packed, end_ms) ==
+                       offsetof(struct sw_span_rec, end_ms) -
+                           offsetof(struct sw_span_rec, span_id) &&
+                   offsetof(struct sw_span_packed, has_ref) ==
+                       offsetof(struct sw_span_rec, has_ref) -
+                           offsetof(struct sw_span_rec, span_id),
+               "the packed head starts with the record's numbers");
+_Static_assert(offsetof(struct sw_span_packed, str) == 70,
+               "the packed head is 70 bytes");
+
+/* Packs src into dst; returns the bytes of dst used (the head and the
+ * strings through the last terminator). Each string is cut as
+ * sw_span_copy() cuts it, at its field's last byte. Runs on the
+ * application's thread for every span: block copies to the terminator,
+ * the length read off the block that holds it. */
+static inline size_t
+sw_span_pack(struct sw_span_packed *dst, const struct sw_span_rec *src)
+{
+  const int has_ref = src->has_ref;
+  char *p = dst->str;
+  size_t n;
+
+  memcpy(dst, &src->span_id, SW_SPAN_NUM_LEN);
+#define SW_PACK_STR(f)                                                 \
+  n = sw_span_str_copy_len(p, src->f, sizeof(src->f));                 \
+  dst->len.f = (uint16_t)n;                                            \
+  p += n + 1;
+  SW_SPAN_STRINGS(SW_PACK_STR)
+#undef SW_PACK_STR
+  if (has_ref) {
+    dst->ref_parent_span_id = src->ref.parent_span_id;
+#define SW_PACK_REF(f)                                                 \
+  n = sw_span_str_copy_len(p, src->ref.f, sizeof(src->ref.f));         \
+  dst->ref_len.f = (uint16_t)n;                                        \
+  p += n + 1;
+    SW_REF_STRINGS(SW_PACK_REF)
+#undef SW_PACK_REF
+  }
+  return (size_t)(p - (char *)dst);
+}
+
+/* Copies n bytes (1 <= n <= cap, cap >= 16) from s into the field d of
+ * cap bytes, in 16-byte blocks: the last block is moved back so that it
+ * ends at the field's end if it would cross it. Reads s[0 .. cap) at
+ * most (a packed string's window, see above) and writes d[0 .. cap) at
+ * most. */
+static inline void
+sw_span_blk_copy(char *d, const char *s, size_t n, size_t cap)
+{
+#if defined(__SSE2__)
+  if (cap >= 16) { /* a constant: every field is a fixed array */
+    /* n >= 1: the first block always (most strings fit in it). */
+    _mm_storeu_si128((__m128i *)(void *)d,
+                     _mm_loadu_si128((const __m128i *)(const void *)s));
+    for (size_t o = 16; o < n; o += 16) {
+      size_t b = o + 16 <= cap ? o : cap - 16;
+      _mm_storeu_si128(
+          (__m128i *)(void *)(d + b),
+          _mm_loadu_si128((const __m128i *)(const void *)(s + b)));
+    }
+    return;
+  }
+#endif
+  memcpy(d, s, n);
+}
+
+/* The record src was packed from, as a reader sees it (sw_span_same()
+ * holds): the numbers, each string with its terminator, and the ref
+ * only when has_ref (otherwise dst's ref is left as it was). */
+static inline void
+sw_span_unpack(struct sw_span_rec *dst, const struct sw_span_packed *src)
+{
+  const char *p = src->str;
+  size_t n;
+
+  memcpy(&dst->span_id, src, SW_SPAN_NUM_LEN);
+#define SW_UNPACK_STR(f)                                               \
+  n = (size_t)src->len.f + 1;                                          \
+  sw_span_blk_copy(dst->f, p, n, sizeof(dst->f));                      \
+  p += n;
+  SW_SPAN_STRINGS(SW_UNPACK_STR)
+#undef SW_UNPACK_STR
+  if (src->has_ref) {
+    dst->ref.parent_span_id = src->ref_parent_span_id;
+#define SW_UNPACK_REF(f)                                               \
+  n = (size_t)src->ref_len.f + 1;                                      \
+  sw_span_blk_copy(dst->ref.f, p, n, sizeof(dst->ref.f));              \
+  p += n;
+    SW_REF_STRINGS(SW_UNPACK_REF)
+#undef SW_UNPACK_REF
+  }
 }
 
 #endif

@@ -17,6 +17,8 @@
 /* The inline record follows the struct: it must be aligned for it. */
 static_assert(sizeof(struct sw_seg) % _Alignof(struct sw_span_rec) == 0,
               "inline record alignment");
+static_assert(sizeof(struct sw_seg) < SW_ASM_ENC_BLOCK / 2,
+              "room for encoded bytes in a block");
 
 #define STAT_ADD(a, name, v)                                           \
   do {                                                                 \
@@ -64,10 +66,18 @@ sw_asm_init(struct sw_asm *a, const struct sw_asm_limits *lim,
 }
 
 void
+sw_asm_set_encoder(struct sw_asm *a, sw_asm_encode_fn fn, void *ctx)
+{
+  a->encode = fn;
+  a->encode_ctx = ctx;
+}
+
+void
 sw_seg_free(struct sw_seg *s)
 {
   if (!s)
     return;
+  /* An encoded segment's bytes share its block (spans is NULL). */
   if (!s->inline_spans)
     free(s->spans);
   free(s);
@@ -76,10 +86,19 @@ sw_seg_free(struct sw_seg *s)
 void
 sw_asm_recycle(struct sw_asm *a, struct sw_seg *s)
 {
-  if (s && s->inline_spans && a->nfree < SW_ASM_FREE_MAX) {
+  if (!s)
+    return;
+  if (s->inline_spans && a->nfree < SW_ASM_FREE_MAX) {
     s->next = a->free_list;
     a->free_list = s;
     a->nfree++;
+    return;
+  }
+  if (s->enc && s->enc_cap == SW_ASM_ENC_INLINE &&
+      a->nfree_enc < SW_ASM_FREE_MAX) {
+    s->next = a->free_enc;
+    a->free_enc = s;
+    a->nfree_enc++;
     return;
   }
   sw_seg_free(s);
@@ -88,7 +107,8 @@ sw_asm_recycle(struct sw_asm *a, struct sw_seg *s)
 size_t
 sw_seg_bytes(const struct sw_seg *s)
 {
-  return sizeof(*s) + (size_t)s->cap * sizeof(struct sw_span_rec);
+  return sizeof(*s) + (size_t)s->cap * sizeof(struct sw_span_rec) +
+         s->enc_cap;
 }
 
 void
@@ -108,6 +128,11 @@ sw_asm_destroy(struct sw_asm *a)
     next = s->next;
     sw_seg_free(s);
   }
+  for (s = a->free_enc; s; s = next) {
+    next = s->next;
+    sw_seg_free(s);
+  }
+  sw_buf_free(&a->scratch);
   free(a->buckets);
   memset(a, 0, sizeof(*a));
   a->next_deadline = INT64_MAX;
@@ -314,41 +339,97 @@ new_open(struct sw_asm *a, uint32_t h, int64_t now_ms)
   return s;
 }
 
-/* A root announcing one span, with no open segment of its id: the
- * general path would open a segment (evicting the oldest open one when the
- * table is full), keep the record, see it complete and finish it. The
- * same, without the table. */
-static void
-add_single(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
-           int64_t now_ms)
+/* The one-span segment of r, encoded: the encoder writes into the
+ * scratch buffer, whose bytes are then copied into a recycled block when
+ * they fit (nearly always), else into a block of their own size. The
+ * record is read once, in place. NULL when the encoder or the allocation
+ * failed: the caller then keeps the record instead. */
+static struct sw_seg *
+take_encoded(struct sw_asm *a, const struct sw_span_rec *r)
 {
+  struct sw_buf *b = &a->scratch;
   struct sw_seg *s;
+  size_t cap;
 
-  if (a->nopen >= a->lim.max_open)
-    finish(a, a->open_head);
-  s = a->free_list;
+  b->len = 0;
+  if (a->encode(a->encode_ctx, r, b) != 0 || b->len == 0 ||
+      b->len > UINT32_MAX / 2)
+    return NULL;
+  if (SW_LIKELY(b->len <= SW_ASM_ENC_INLINE)) {
+    cap = SW_ASM_ENC_INLINE;
+    s = a->free_enc;
+    if (s) {
+      a->free_enc = s->next;
+      a->nfree_enc--;
+    } else {
+      s = malloc(SW_ASM_ENC_BLOCK);
+    }
+  } else {
+    cap = b->len;
+    s = malloc(sizeof(*s) + cap);
+  }
+  if (!s)
+    return NULL;
+  memset(s, 0, sizeof(*s));
+  memcpy(s + 1, b->data, b->len);
+  s->enc = (const uint8_t *)(s + 1);
+  s->enc_len = (uint32_t)b->len;
+  s->enc_cap = (uint32_t)cap;
+  return s;
+}
+
+/* The one-span segment of r holding a copy of it. NULL when out of
+ * memory. */
+static struct sw_seg *
+take_record(struct sw_asm *a, const struct sw_span_rec *r)
+{
+  struct sw_seg *s = a->free_list;
+
   if (s) {
     a->free_list = s->next;
     a->nfree--;
   } else {
     s = malloc(sizeof(*s) + sizeof(struct sw_span_rec));
-    if (!s) {
-      a->dropped_nomem++;
-      STAT_ADD(a, segments_dropped, 1);
-      return;
-    }
+    if (!s)
+      return NULL;
   }
   memset(s, 0, sizeof(*s));
   s->spans = (struct sw_span_rec *)(s + 1);
   s->inline_spans = 1;
+  s->cap = 1;
+  sw_span_copy(&s->spans[0], r);
+  return s;
+}
+
+/* A root announcing one span, with no open segment of its id: the
+ * general path would open a segment (evicting the oldest open one when the
+ * table is full), keep the record, see it complete and finish it. The
+ * same, without the table, and encoded when the transport lends an
+ * encoder. */
+static void
+add_single(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
+           int64_t now_ms)
+{
+  struct sw_seg *s = NULL;
+
+  if (a->nopen >= a->lim.max_open)
+    finish(a, a->open_head);
+  if (a->encode)
+    s = take_encoded(a, r);
+  if (!s)
+    s = take_record(a, r);
+  if (!s) {
+    a->dropped_nomem++;
+    STAT_ADD(a, segments_dropped, 1);
+    return;
+  }
   s->hash = h;
   s->first_ms = now_ms;
   s->deadline_ms = now_ms + a->lim.grace_ms;
   s->nspans = 1;
   s->has_root = 1;
   s->seen = 1;
-  s->n = s->cap = 1;
-  sw_span_copy(&s->spans[0], r);
+  s->n = 1;
   enqueue(a, s);
 }
 

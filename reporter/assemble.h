@@ -11,8 +11,13 @@
  *
  * A record that is a whole segment by itself (the root, announcing one
  * span: what a served request without outgoing calls makes) is finished
- * on arrival without going through the table, in a segment that holds
- * its one record inline and is recycled through a free list.
+ * on arrival without going through the table. When the transport lends
+ * an encoder (sw_asm_set_encoder()), the segment is encoded right away
+ * and the queue holds its bytes, a few hundred, inline after the struct
+ * in a block recycled through a free list: the 1.4 KB record is read
+ * once, where it arrived, and never copied. Without one (or when the
+ * encoder fails) the segment holds a copy of its one record inline,
+ * recycled the same way.
  *
  * Finished segments wait in a FIFO queue for the transport. Memory is
  * bounded everywhere: open segments (the oldest is evicted when the table
@@ -25,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "sw_span.h"
 #include "sw_stats.h"
 
@@ -39,6 +45,13 @@ struct sw_asm_limits {
    * that the two paths can be compared. 0 in the defaults. */
   int general_only;
 };
+
+/* Appends the bytes a transport sends for the one-span segment made of
+ * the record r (read as sw_span_copy() would copy it: a string without a
+ * terminator in its field ends at the field's last byte) to out. 0, or a
+ * negative errno: the segment then keeps a copy of its record. */
+typedef int (*sw_asm_encode_fn)(void *ctx, const struct sw_span_rec *r,
+                                struct sw_buf *out);
 
 /* One segment. While open it lives in the hash table and the open list;
  * once finished, in the queue. The consumer of sw_asm_pop() owns it. */
@@ -55,14 +68,28 @@ struct sw_seg {
   uint8_t inline_spans;        /* spans is the one record right after this
                                 * struct, in the same allocation */
   uint32_t seen;               /* records that arrived, kept or not */
-  uint32_t n, cap;
+  uint32_t n, cap;             /* records held, and room for (cap is 0
+                                * when encoded) */
   /* Sorted by span_id once finished. A record's ref is meaningful only
-   * when its has_ref is set (it is not copied otherwise). */
+   * when its has_ref is set (it is not copied otherwise). NULL when the
+   * segment is encoded. */
   struct sw_span_rec *spans;
+  /* An encoded one-span segment (n is 1, spans NULL): the enc_len bytes
+   * the transport's encoder made (sw_asm_encode_fn), right after this
+   * struct in a block with room for enc_cap of them. NULL otherwise.
+   * Only the transport that lent the encoder knows what they are. */
+  const uint8_t *enc;
+  uint32_t enc_len, enc_cap;
 };
 
-/* Segments with an inline record kept for reuse, at most. */
+/* Recycled segments kept for reuse, at most, of each kind: with an
+ * inline record, or with room for SW_ASM_ENC_INLINE encoded bytes (an
+ * encoded segment longer than that gets a block of its own size, freed
+ * after use). The room fits a served request's segment in protobuf
+ * (250 to 400 bytes) in a block of 512. */
 #define SW_ASM_FREE_MAX 1024
+#define SW_ASM_ENC_BLOCK 512
+#define SW_ASM_ENC_INLINE (SW_ASM_ENC_BLOCK - sizeof(struct sw_seg))
 
 struct sw_asm {
   struct sw_asm_limits lim;
@@ -77,6 +104,11 @@ struct sw_asm {
   int64_t next_deadline;       /* earliest open deadline, INT64_MAX if none */
   struct sw_seg *free_list;    /* inline-record segments for reuse */
   uint32_t nfree;
+  struct sw_seg *free_enc;     /* SW_ASM_ENC_BLOCK blocks for reuse */
+  uint32_t nfree_enc;
+  sw_asm_encode_fn encode;     /* NULL: one-span segments keep records */
+  void *encode_ctx;
+  struct sw_buf scratch;       /* what encode() writes to */
   /* Why segments were dropped here (each also counts in
    * stats->segments_dropped): the queue was full (the oldest goes), the
    * root never came, or memory ran out. */
@@ -91,6 +123,12 @@ void sw_asm_limits_default(struct sw_asm_limits *lim);
 int sw_asm_init(struct sw_asm *a, const struct sw_asm_limits *lim,
                 struct sw_stats *stats);
 void sw_asm_destroy(struct sw_asm *a);
+
+/* From now on, one-span segments are encoded by fn(ctx, ...) on
+ * arrival (fn NULL: they keep their record). Segments made before stay
+ * as they are. Not with general_only, which keeps every record through
+ * the table. */
+void sw_asm_set_encoder(struct sw_asm *a, sw_asm_encode_fn fn, void *ctx);
 
 /* Adds one record that arrived at now_ms. */
 void sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms);

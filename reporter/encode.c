@@ -318,6 +318,16 @@ _Static_assert(REC_WORDS(trace_id) && REC_WORDS(segment_id) &&
                "record strings are not whole words");
 #define FIELD_CAP(f) sizeof(f)
 
+/* The general way of put_rec_str(), out of line: the string is not ASCII
+ * (or has no terminator). */
+static __attribute__((noinline)) uint8_t *
+put_rec_str_slow(uint8_t *o, uint8_t key, const char *f, size_t cap)
+{
+  char tmp[SW_URL_MAX];
+
+  return put_str(o, key, sw_span_field_str(f, cap, tmp));
+}
+
 /* A string field of the record array f of cap bytes. */
 static inline __attribute__((always_inline)) uint8_t *
 put_rec_str(uint8_t *o, uint8_t key, const char *f, size_t cap)
@@ -325,7 +335,7 @@ put_rec_str(uint8_t *o, uint8_t key, const char *f, size_t cap)
   long n = sw_arr_copy_ascii(o + 2, f, cap);
 
   if (SW_UNLIKELY(n < 0))
-    return put_str(o, key, f);
+    return put_rec_str_slow(o, key, f, cap);
   if (n == 0)
     return o;
   *o = key;
@@ -357,6 +367,17 @@ put_const_tag(uint8_t *o, const char *kfield, size_t klen, const char *v,
   return put_str_field(o + klen, KV_VALUE, &t);
 }
 
+/* The general way of put_rec_tag(), out of line (see put_rec_str()). */
+static __attribute__((noinline)) uint8_t *
+put_rec_tag_slow(uint8_t *o, const char *kfield, size_t klen, const char *f,
+                 size_t cap)
+{
+  char tmp[SW_URL_MAX];
+  const char *v = sw_span_field_str(f, cap, tmp);
+
+  return put_const_tag(o, kfield, klen, v, strlen(v));
+}
+
 /* A tag {key: the constant kfield, value: the record array f}, f not
  * empty. The value is copied where it goes when both lengths take one
  * byte (a tag shorter than 128 bytes), and moved up when not. */
@@ -368,7 +389,7 @@ put_rec_tag(uint8_t *o, const char *kfield, size_t klen, const char *f,
   long got = sw_arr_copy_ascii(o + head, f, cap);
 
   if (SW_UNLIKELY(got < 0))
-    return put_const_tag(o, kfield, klen, f, strlen(f));
+    return put_rec_tag_slow(o, kfield, klen, f, cap);
   n = (size_t)got;
   body = klen + len_field_len(n);
   if (SW_UNLIKELY(body >= 0x80)) {
@@ -459,10 +480,11 @@ put_span(uint8_t *o, const struct sw_span_rec *r)
     o += head + n;
   }
   if (r->errlog[0]) {
+    char tmp[SW_ERRLOG_MAX];
     struct str msg;
     size_t kv;
 
-    str_scan(&msg, r->errlog);
+    str_scan(&msg, sw_span_field_str(r->errlog, sizeof(r->errlog), tmp));
     kv = CONST_KEY_LEN(K_MESSAGE) + len_field_len(msg.out);
     o = put_len(o, SPAN_LOGS,
                 varint_field_len((uint64_t)r->end_ms) +
@@ -477,15 +499,16 @@ put_span(uint8_t *o, const struct sw_span_rec *r)
   return end_nested(span, o);
 }
 
-/* traceId, segmentId and the spans of s: everything of its
+/* traceId, segmentId and the n spans at spans: everything of a
  * SegmentObject before service. */
-static int
-put_segment_head(struct sw_buf *b, const struct sw_seg *s)
+static inline __attribute__((always_inline)) int
+put_segment_head(struct sw_buf *b, const struct sw_span_rec *spans,
+                 uint32_t n)
 {
   uint8_t *o;
 
-  if (s->n > 0) {
-    const struct sw_span_rec *r = &s->spans[0];
+  if (n > 0) {
+    const struct sw_span_rec *r = &spans[0];
 
     if (sw_buf_room(b, REC_STR_MAX(trace_id) + REC_STR_MAX(segment_id)))
       return -ENOMEM;
@@ -494,10 +517,10 @@ put_segment_head(struct sw_buf *b, const struct sw_seg *s)
     o = PUT_REC_STR(o, SEG_SEGMENT_ID, r->segment_id);
     b->len = (size_t)(o - b->data);
   }
-  for (uint32_t i = 0; i < s->n; i++) {
+  for (uint32_t i = 0; i < n; i++) {
     if (sw_buf_room(b, SPAN_MAX))
       return -ENOMEM;
-    b->len = (size_t)(put_span(b->data + b->len, &s->spans[i]) - b->data);
+    b->len = (size_t)(put_span(b->data + b->len, &spans[i]) - b->data);
   }
   return 0;
 }
@@ -538,12 +561,29 @@ sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
 {
   size_t start = b->len, n = ids->len + (s->size_limited ? 2 : 0);
 
-  if (put_segment_head(b, s) || sw_buf_room(b, n)) {
+  if (s->enc)
+    return sw_buf_append(b, s->enc, s->enc_len);
+  if (put_segment_head(b, s->spans, s->n) || sw_buf_room(b, n)) {
     b->len = start;
     return -ENOMEM;
   }
   memcpy(b->data + b->len, ids->bytes, n);
   b->len += n;
+  return 0;
+}
+
+int
+sw_encode_single_ids(struct sw_buf *b, const struct sw_span_rec *r,
+                     const struct sw_enc_ids *ids)
+{
+  size_t start = b->len;
+
+  if (put_segment_head(b, r, 1) || sw_buf_room(b, ids->len)) {
+    b->len = start;
+    return -ENOMEM;
+  }
+  memcpy(b->data + b->len, ids->bytes, ids->len);
+  b->len += ids->len;
   return 0;
 }
 

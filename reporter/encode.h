@@ -40,9 +40,20 @@ int sw_enc_ids_init(struct sw_enc_ids *ids, const char *service,
 void sw_enc_ids_free(struct sw_enc_ids *ids);
 
 /* sw_encode_segment(b, s, service, instance), the same bytes, with ids
- * made from service and instance. */
+ * made from service and instance. An encoded segment (s->enc) is taken
+ * to hold what sw_encode_single_ids() made for it, and its bytes are
+ * copied as they are. */
 int sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
                           const struct sw_enc_ids *ids);
+
+/* The SegmentObject of the one-span segment made of r: the bytes
+ * sw_encode_segment_ids() appends for a segment holding
+ * sw_span_copy(r) alone, not size-limited. r is read as that copy would
+ * read it (a string with no terminator in its field ends at the field's
+ * last byte), so it may be a record read where it arrived. 0 or
+ * -ENOMEM. */
+int sw_encode_single_ids(struct sw_buf *b, const struct sw_span_rec *r,
+                         const struct sw_enc_ids *ids);
 
 /* Appends an InstanceProperties message. 0 or -ENOMEM. */
 int sw_encode_properties(struct sw_buf *b, const char *service,

@@ -165,6 +165,13 @@ sw_json_string(struct sw_buf *b, const char *str)
 #define KV_BOOL(b, name, v, first)                                           \
   kv_bool((b), KEY(b, name, first), (v))
 
+/* ARR(f) is the string of the record array f as sw_span_copy() would
+ * have cut it (sw_span_field_str(): a record encoded where it arrived
+ * was never copied). The function using it declares tmp (SW_URL_MAX
+ * bytes, the largest field), and each value is used before the next
+ * ARR() (the calls chained with || are). */
+#define ARR(f) sw_span_field_str((f), sizeof(f), tmp)
+
 /* The value after a key that rc says was written. */
 static int
 kv_str(struct sw_buf *b, int rc, const char *v)
@@ -235,7 +242,7 @@ span_layer(struct sw_buf *b, uint8_t layer)
 static int
 tags(struct sw_buf *b, const struct sw_span_rec *r)
 {
-  char status[24];
+  char status[24], tmp[SW_URL_MAX];
   int first = 1, rc;
 
   if (!r->method[0] && !r->url[0] && r->status == 0)
@@ -243,12 +250,12 @@ tags(struct sw_buf *b, const struct sw_span_rec *r)
   if ((rc = KEY(b, "tags", 0)) != 0 || (rc = RAW(b, "[")) != 0)
     return rc;
   if (r->method[0]) {
-    if ((rc = pair(b, "http.method", r->method, first)) != 0)
+    if ((rc = pair(b, "http.method", ARR(r->method), first)) != 0)
       return rc;
     first = 0;
   }
   if (r->url[0]) {
-    if ((rc = pair(b, "http.url", r->url, first)) != 0)
+    if ((rc = pair(b, "http.url", ARR(r->url), first)) != 0)
       return rc;
     first = 0;
   }
@@ -263,6 +270,7 @@ tags(struct sw_buf *b, const struct sw_span_rec *r)
 static int
 logs(struct sw_buf *b, const struct sw_span_rec *r)
 {
+  char tmp[SW_ERRLOG_MAX];
   int rc;
 
   if (!r->errlog[0])
@@ -271,7 +279,7 @@ logs(struct sw_buf *b, const struct sw_span_rec *r)
       (rc = KV_I64(b, "time", r->end_ms, 1)) != 0 ||
       (rc = KEY(b, "data", 0)) != 0 || (rc = RAW(b, "[")) != 0 ||
       (rc = pair(b, "event", "error", 1)) != 0 ||
-      (rc = pair(b, "message", r->errlog, 0)) != 0)
+      (rc = pair(b, "message", ARR(r->errlog), 0)) != 0)
     return rc;
   return RAW(b, "]}]");
 }
@@ -280,6 +288,7 @@ static int
 refs(struct sw_buf *b, const struct sw_span_rec *r)
 {
   const struct sw_ref *ref = &r->ref;
+  char tmp[SW_URL_MAX];
   int rc;
 
   /* As in encode.c: a reference without a trace id links nothing. */
@@ -288,13 +297,15 @@ refs(struct sw_buf *b, const struct sw_span_rec *r)
   if ((rc = KEY(b, "refs", 0)) != 0 || (rc = RAW(b, "[{")) != 0 ||
       (rc = KEY(b, "refType", 1)) != 0 ||
       (rc = RAW(b, "\"CrossProcess\"")) != 0 ||
-      (rc = KV_STR(b, "traceId", ref->trace_id, 0)) != 0 ||
-      (rc = KV_STR(b, "parentTraceSegmentId", ref->parent_segment_id, 0)) ||
+      (rc = KV_STR(b, "traceId", ARR(ref->trace_id), 0)) != 0 ||
+      (rc = KV_STR(b, "parentTraceSegmentId", ARR(ref->parent_segment_id),
+                   0)) ||
       (rc = KV_I64(b, "parentSpanId", ref->parent_span_id, 0)) != 0 ||
-      (rc = KV_STR(b, "parentService", ref->parent_service, 0)) != 0 ||
-      (rc = KV_STR(b, "parentServiceInstance", ref->parent_instance, 0)) ||
-      (rc = KV_STR(b, "parentEndpoint", ref->parent_endpoint, 0)) != 0 ||
-      (rc = KV_STR(b, "networkAddressUsedAtPeer", ref->peer, 0)) != 0)
+      (rc = KV_STR(b, "parentService", ARR(ref->parent_service), 0)) ||
+      (rc = KV_STR(b, "parentServiceInstance", ARR(ref->parent_instance),
+                   0)) ||
+      (rc = KV_STR(b, "parentEndpoint", ARR(ref->parent_endpoint), 0)) ||
+      (rc = KV_STR(b, "networkAddressUsedAtPeer", ARR(ref->peer), 0)))
     return rc;
   return RAW(b, "}]");
 }
@@ -302,6 +313,7 @@ refs(struct sw_buf *b, const struct sw_span_rec *r)
 static int
 span(struct sw_buf *b, const struct sw_span_rec *r)
 {
+  char tmp[SW_URL_MAX];
   int rc;
 
   if ((rc = RAW(b, "{")) != 0 ||
@@ -310,8 +322,8 @@ span(struct sw_buf *b, const struct sw_span_rec *r)
       (rc = KV_I64(b, "startTime", r->start_ms, 0)) != 0 ||
       (rc = KV_I64(b, "endTime", r->end_ms, 0)) != 0 ||
       (rc = refs(b, r)) != 0 ||
-      (rc = KV_STR(b, "operationName", r->op, 0)) != 0 ||
-      (rc = KV_STR(b, "peer", r->peer, 0)) != 0 ||
+      (rc = KV_STR(b, "operationName", ARR(r->op), 0)) != 0 ||
+      (rc = KV_STR(b, "peer", ARR(r->peer), 0)) != 0 ||
       (rc = KEY(b, "spanType", 0)) != 0 || (rc = RAW(b, "\"")) != 0 ||
       (rc = raw(b, span_type(r->kind))) != 0 || (rc = RAW(b, "\"")) != 0 ||
       (rc = span_layer(b, r->layer)) != 0 ||
@@ -322,32 +334,55 @@ span(struct sw_buf *b, const struct sw_span_rec *r)
   return RAW(b, "}");
 }
 
-int
-sw_json_segment(struct sw_buf *b, const struct sw_seg *s,
-                const char *service, const char *instance)
+/* The SegmentObject of the n spans at spans. */
+static int
+segment(struct sw_buf *b, const struct sw_span_rec *spans, uint32_t n,
+        int size_limited, const char *service, const char *instance)
 {
-  const char *trace = s->n > 0 ? s->spans[0].trace_id : "";
-  const char *seg = s->n > 0 ? s->spans[0].segment_id : "";
+  char tmp[SW_ID_MAX];
   int rc;
 
-  if ((rc = RAW(b, "{")) != 0 || (rc = KV_STR(b, "traceId", trace, 1)) ||
-      (rc = KV_STR(b, "traceSegmentId", seg, 0)) != 0)
+  if ((rc = RAW(b, "{")) != 0 ||
+      (rc = KV_STR(b, "traceId", n > 0 ? ARR(spans[0].trace_id) : "", 1)) ||
+      (rc = KV_STR(b, "traceSegmentId",
+                   n > 0 ? ARR(spans[0].segment_id) : "", 0)) != 0)
     return rc;
-  if (s->n > 0) {
+  if (n > 0) {
     if ((rc = KEY(b, "spans", 0)) != 0 || (rc = RAW(b, "[")) != 0)
       return rc;
-    for (uint32_t i = 0; i < s->n; i++)
+    for (uint32_t i = 0; i < n; i++)
       if ((i > 0 && (rc = RAW(b, ",")) != 0) ||
-          (rc = span(b, &s->spans[i])) != 0)
+          (rc = span(b, &spans[i])) != 0)
         return rc;
     if ((rc = RAW(b, "]")) != 0)
       return rc;
   }
   if ((rc = KV_STR(b, "service", service, 0)) != 0 ||
       (rc = KV_STR(b, "serviceInstance", instance, 0)) != 0 ||
-      (rc = KV_BOOL(b, "isSizeLimited", s->size_limited, 0)) != 0)
+      (rc = KV_BOOL(b, "isSizeLimited", size_limited, 0)) != 0)
     return rc;
   return RAW(b, "}");
+}
+
+int
+sw_json_segment(struct sw_buf *b, const struct sw_seg *s,
+                const char *service, const char *instance)
+{
+  if (s->enc)
+    return sw_buf_append(b, s->enc, s->enc_len);
+  return segment(b, s->spans, s->n, s->size_limited, service, instance);
+}
+
+int
+sw_json_single(struct sw_buf *b, const struct sw_span_rec *r,
+               const char *service, const char *instance)
+{
+  size_t start = b->len;
+  int rc = segment(b, r, 1, 0, service, instance);
+
+  if (rc != 0)
+    b->len = start;
+  return rc;
 }
 
 int

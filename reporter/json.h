@@ -25,9 +25,20 @@
 /* A JSON string literal, quotes included. */
 int sw_json_string(struct sw_buf *b, const char *s);
 
-/* One SegmentObject as a JSON object. */
+/* One SegmentObject as a JSON object. An encoded segment (s->enc) is
+ * taken to hold what sw_json_single() made for it, and its bytes are
+ * copied as they are. */
 int sw_json_segment(struct sw_buf *b, const struct sw_seg *s,
                     const char *service, const char *instance);
+
+/* The SegmentObject of the one-span segment made of r: the bytes
+ * sw_json_segment() appends for a segment holding sw_span_copy(r) alone,
+ * not size-limited. r is read as that copy would read it (a string with
+ * no terminator in its field ends at the field's last byte), so it may
+ * be a record read where it arrived. On -ENOMEM the buffer is left as it
+ * was. */
+int sw_json_single(struct sw_buf *b, const struct sw_span_rec *r,
+                   const char *service, const char *instance);
 
 /* A JSON array of n SegmentObjects: the body of /v3/segments. */
 int sw_json_segments(struct sw_buf *b, struct sw_seg *const *segs, size_t n,

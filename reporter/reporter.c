@@ -347,6 +347,15 @@ drain_in_call(void)
     R.env.drain(room);
 }
 
+/* The assembler's encoder (sw_asm_encode_fn): the transport's. */
+static int
+encode_single(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  struct sw_xport *x = ctx;
+
+  return x->encode_single(x, r, out);
+}
+
 static int
 rep_init(const struct sw_reporter_env *env)
 {
@@ -401,6 +410,10 @@ rep_init(const struct sw_reporter_env *env)
   }
   if (env->drain && !R.xp->async)
     R.xp->drain = drain_in_call;
+  /* One-span segments (most of them) are queued as the bytes the
+   * transport will send: the record is read once, where it arrived. */
+  if (R.xp->encode_single)
+    sw_asm_set_encoder(&R.as, encode_single, R.xp);
   sw_props_collect(&R.props, cfg, env->pid, env->hostname);
   R.ready = 1;
   env->log(SW_LOG_INFO,
@@ -412,15 +425,21 @@ rep_init(const struct sw_reporter_env *env)
 static int rep_tick(int64_t now_ms);
 
 static void
-rep_consume(const struct sw_span_rec *recs, size_t n, size_t stride,
+rep_consume(const struct sw_span_packed *recs, size_t n, size_t stride,
             int64_t now_ms)
 {
+  /* Each packed record is unpacked here, then copied on by sw_asm_add():
+   * one scratch record for them all, so the lines it uses stay in L1 and
+   * the ring's cells are read once, only as far as each record goes. */
+  static struct sw_span_rec scratch;
   const char *p = (const char *)recs;
 
   if (!R.ready)
     return;
-  for (size_t i = 0; i < n; i++, p += stride)
-    sw_asm_add(&R.as, (const struct sw_span_rec *)p, now_ms);
+  for (size_t i = 0; i < n; i++, p += stride) {
+    sw_span_unpack(&scratch, (const struct sw_span_packed *)p);
+    sw_asm_add(&R.as, &scratch, now_ms);
+  }
   /* A caller that lends a drain ticks after every consume() (the
    * preload object's loop); records drained during a call must not start
    * another one. */

@@ -35,6 +35,14 @@ struct sw_xport {
   const char *name;
   int (*send_segments)(struct sw_xport *x, struct sw_seg *const *segs,
                        size_t n, int64_t deadline_ms);
+  /* Optional (NULL: segments keep their records until sent). Appends to
+   * out what send_segments() needs of the one-span segment made of the
+   * record r, which it may read where it arrived (assemble.h,
+   * sw_asm_encode_fn); the assembler queues those bytes (s->enc) instead
+   * of the record, and send_segments() sends them as they are: the same
+   * bytes on the wire as for the record. 0 or -ENOMEM. */
+  int (*encode_single)(struct sw_xport *x, const struct sw_span_rec *r,
+                       struct sw_buf *out);
   int (*report_properties)(struct sw_xport *x, const struct sw_props *p,
                            int64_t deadline_ms);
   int (*keepalive)(struct sw_xport *x, int64_t deadline_ms);
@@ -79,6 +87,35 @@ struct sw_xport *sw_xport_kafka_open(const struct sw_reporter_env *env);
 /* JSON lines appended to cfg->file_path (xport_file.c). NULL, with the
  * reason logged, when the file cannot be opened. */
 struct sw_xport *sw_xport_file_open(const struct sw_reporter_env *env);
+
+/* How each transport lays out a batch, exposed for the unit tests,
+ * which check that a segment encoded on arrival goes out as the same
+ * bytes as its record would. */
+struct sw_enc_ids;
+
+/* gRPC: the body of a collect call, each segment's SegmentObject in its
+ * 5-byte frame. 0 or -ENOMEM. */
+int sw_xport_grpc_body(struct sw_buf *b, struct sw_seg *const *segs,
+                       size_t n, const struct sw_enc_ids *ids);
+
+/* Kafka: the record of one segment (key: its segment id, value: its
+ * SegmentObject), pointing into s or into msg, which it may reset. 0 or
+ * -ENOMEM. */
+struct sw_xport_msg {
+  const void *key, *value;
+  size_t key_len, value_len;
+};
+int sw_xport_kafka_message(struct sw_buf *msg, const struct sw_seg *s,
+                           const struct sw_enc_ids *ids,
+                           struct sw_xport_msg *m);
+/* Kafka's encode_single(): the key's length in one byte, the key, the
+ * value. 0 or -ENOMEM (out is left as it was). */
+int sw_xport_kafka_single(struct sw_buf *out, const struct sw_span_rec *r,
+                          const struct sw_enc_ids *ids);
+
+/* File: the lines of a batch. 0 or -ENOMEM. */
+int sw_xport_file_body(struct sw_buf *b, struct sw_seg *const *segs,
+                       size_t n, const char *service, const char *instance);
 
 /* Epoch milliseconds, the clock of every deadline. */
 static inline int64_t

@@ -120,6 +120,30 @@ line(struct sw_buf *b, const char *type)
   return rc;
 }
 
+/* A segment encoded on arrival holds its JSON object, the bytes
+ * sw_json_segment() writes for it, which copies them into its line. */
+static int
+file_encode_single(struct sw_xport *x, const struct sw_span_rec *r,
+                   struct sw_buf *out)
+{
+  const struct sw_config *cfg = x->env->cfg;
+
+  return sw_json_single(out, r, cfg->service, cfg->instance);
+}
+
+int
+sw_xport_file_body(struct sw_buf *b, struct sw_seg *const *segs, size_t n,
+                   const char *service, const char *instance)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (line(b, "segment") != 0 ||
+        sw_json_segment(b, segs[i], service, instance) != 0 ||
+        sw_buf_append(b, "}\n", 2) != 0)
+      return -ENOMEM;
+  }
+  return 0;
+}
+
 static int
 file_send_segments(struct sw_xport *x, struct sw_seg *const *segs, size_t n,
                    int64_t deadline_ms)
@@ -128,14 +152,9 @@ file_send_segments(struct sw_xport *x, struct sw_seg *const *segs, size_t n,
   const struct sw_config *cfg = x->env->cfg;
 
   sw_buf_reset(&f->body, BODY_KEEP);
-  for (size_t i = 0; i < n; i++) {
-    if (line(&f->body, "segment") != 0 ||
-        sw_json_segment(&f->body, segs[i], cfg->service, cfg->instance) !=
-            0 ||
-        sw_buf_append(&f->body, "}\n", 2) != 0) {
-      snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
-      return -ENOMEM;
-    }
+  if (sw_xport_file_body(&f->body, segs, n, cfg->service, cfg->instance)) {
+    snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
+    return -ENOMEM;
   }
   return f->body.len ? write_body(f) : 0;
 }
@@ -184,6 +203,7 @@ sw_xport_file_open(const struct sw_reporter_env *env)
   f->fd = -1;
   f->base.name = "file";
   f->base.send_segments = file_send_segments;
+  f->base.encode_single = file_encode_single;
   f->base.report_properties = file_report_properties;
   f->base.keepalive = file_keepalive;
   f->base.close = file_close;

@@ -291,22 +291,42 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
   return rc;
 }
 
+/* A segment encoded on arrival holds its SegmentObject, the bytes
+ * sw_encode_segment_ids() writes for it, which copies them. */
+static int
+grpc_encode_single(struct sw_xport *x, const struct sw_span_rec *r,
+                   struct sw_buf *out)
+{
+  return sw_encode_single_ids(out, r, &((struct grpc *)x)->ids);
+}
+
+int
+sw_xport_grpc_body(struct sw_buf *b, struct sw_seg *const *segs, size_t n,
+                   const struct sw_enc_ids *ids)
+{
+  size_t i, off;
+  int rc;
+
+  for (i = 0; i < n; i++) {
+    if ((rc = frame_begin(b, &off)) != 0 ||
+        (rc = sw_encode_segment_ids(b, segs[i], ids)) != 0)
+      return rc;
+    frame_end(b, off);
+  }
+  return 0;
+}
+
 static int
 grpc_send_segments(struct sw_xport *x, struct sw_seg *const *segs, size_t n,
                    int64_t deadline_ms)
 {
   struct grpc *g = (struct grpc *)x;
-  size_t i, off;
   int rc;
 
   sw_buf_reset(&g->body, BODY_KEEP);
-  for (i = 0; i < n; i++) {
-    if ((rc = frame_begin(&g->body, &off)) != 0 ||
-        (rc = sw_encode_segment_ids(&g->body, segs[i], &g->ids)) != 0) {
-      snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
-      return rc;
-    }
-    frame_end(&g->body, off);
+  if ((rc = sw_xport_grpc_body(&g->body, segs, n, &g->ids)) != 0) {
+    snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
+    return rc;
   }
   if (g->body.len == 0)
     return 0;
@@ -390,6 +410,7 @@ sw_xport_grpc_open(const struct sw_reporter_env *env)
   g->reuse_bug = vi->version_num < 0x080000;
   g->base.name = "grpc";
   g->base.send_segments = grpc_send_segments;
+  g->base.encode_single = grpc_encode_single;
   g->base.report_properties = grpc_report_properties;
   g->base.keepalive = grpc_keepalive;
   g->base.close = grpc_close;

@@ -189,12 +189,13 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 /* Queues one record. 0, or a negative errno with the reason in err. */
 static int
-produce(struct kafka *k, rd_kafka_topic_t *t, const char *key, void *what)
+produce(struct kafka *k, rd_kafka_topic_t *t, const void *value,
+        size_t value_len, const void *key, size_t key_len, void *what)
 {
   rd_kafka_resp_err_t e;
 
   if (K.rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                         k->msg.data, k->msg.len, key, strlen(key),
+                         (void *)value, value_len, key, key_len,
                          what) == 0) {
     if (what == MSG_SEGMENT)
       k->seg_inflight++;
@@ -206,6 +207,57 @@ produce(struct kafka *k, rd_kafka_topic_t *t, const char *key, void *what)
   return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? -ENOBUFS : -EIO;
 }
 
+/* A segment encoded on arrival holds its record's key and value: one
+ * byte, the key's length (a segment id is shorter than SW_ID_MAX), the
+ * key, then the value. */
+_Static_assert(SW_ID_MAX <= 256, "a segment id's length in one byte");
+
+int
+sw_xport_kafka_single(struct sw_buf *out, const struct sw_span_rec *r,
+                      const struct sw_enc_ids *ids)
+{
+  size_t start = out->len;
+  /* As sw_span_copy() would cut it. */
+  size_t klen = strnlen(r->segment_id, sizeof(r->segment_id) - 1);
+  uint8_t kl = (uint8_t)klen;
+
+  if (sw_buf_append(out, &kl, 1) != 0 ||
+      sw_buf_append(out, r->segment_id, klen) != 0 ||
+      sw_encode_single_ids(out, r, ids) != 0) {
+    out->len = start;
+    return -ENOMEM;
+  }
+  return 0;
+}
+
+int
+sw_xport_kafka_message(struct sw_buf *msg, const struct sw_seg *s,
+                       const struct sw_enc_ids *ids, struct sw_xport_msg *m)
+{
+  if (s->enc) {
+    m->key = s->enc + 1;
+    m->key_len = s->enc[0];
+    m->value = s->enc + 1 + m->key_len;
+    m->value_len = s->enc_len - 1 - m->key_len;
+    return 0;
+  }
+  sw_buf_reset(msg, (size_t)1 << 20);
+  if (sw_encode_segment_ids(msg, s, ids) != 0)
+    return -ENOMEM;
+  m->key = s->n > 0 ? s->spans[0].segment_id : "";
+  m->key_len = strlen(m->key);
+  m->value = msg->data;
+  m->value_len = msg->len;
+  return 0;
+}
+
+static int
+kafka_encode_single(struct sw_xport *x, const struct sw_span_rec *r,
+                    struct sw_buf *out)
+{
+  return sw_xport_kafka_single(out, r, &((struct kafka *)x)->ids);
+}
+
 static int
 kafka_send_segments(struct sw_xport *x, struct sw_seg *const *segs,
                     size_t n, int64_t deadline_ms)
@@ -215,15 +267,14 @@ kafka_send_segments(struct sw_xport *x, struct sw_seg *const *segs,
   int rc = 0;
 
   for (size_t i = 0; i < n; i++) {
-    const struct sw_seg *s = segs[i];
+    struct sw_xport_msg m;
     int r;
 
-    sw_buf_reset(&k->msg, (size_t)1 << 20);
-    if (sw_encode_segment_ids(&k->msg, s, &k->ids) != 0) {
+    if (sw_xport_kafka_message(&k->msg, segs[i], &k->ids, &m) != 0) {
       snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
       r = -ENOMEM;
     } else {
-      r = produce(k, k->t_seg, s->n > 0 ? s->spans[0].segment_id : "",
+      r = produce(k, k->t_seg, m.value, m.value_len, m.key, m.key_len,
                   MSG_SEGMENT);
     }
     if (r != 0) {
@@ -253,7 +304,8 @@ kafka_report_properties(struct sw_xport *x, const struct sw_props *p,
     snprintf(x->err, sizeof(x->err), "out of memory encoding properties");
     return -ENOMEM;
   }
-  return produce(k, k->t_mgmt, k->reg_key, MSG_MANAGEMENT);
+  return produce(k, k->t_mgmt, k->msg.data, k->msg.len, k->reg_key,
+                 strlen(k->reg_key), MSG_MANAGEMENT);
 }
 
 static int
@@ -267,7 +319,8 @@ kafka_keepalive(struct sw_xport *x, int64_t deadline_ms)
     snprintf(x->err, sizeof(x->err), "out of memory encoding keepAlive");
     return -ENOMEM;
   }
-  return produce(k, k->t_mgmt, cfg->instance, MSG_MANAGEMENT);
+  return produce(k, k->t_mgmt, k->msg.data, k->msg.len, cfg->instance,
+                 strlen(cfg->instance), MSG_MANAGEMENT);
 }
 
 static int
@@ -383,6 +436,7 @@ sw_xport_kafka_open(const struct sw_reporter_env *env)
     return NULL;
   k->base.name = "kafka";
   k->base.send_segments = kafka_send_segments;
+  k->base.encode_single = kafka_encode_single;
   k->base.report_properties = kafka_report_properties;
   k->base.keepalive = kafka_keepalive;
   k->base.close = kafka_close;

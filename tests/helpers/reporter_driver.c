@@ -232,6 +232,7 @@ main(int argc, char **argv)
   const struct sw_reporter_ops *ops;
   sw_reporter_entry_fn entry;
   struct sw_span_rec *recs;
+  struct sw_span_packed *packed;
   char host[128];
   void *lib;
   int64_t t0, t_fed, t_flush, t_end;
@@ -293,14 +294,18 @@ main(int argc, char **argv)
   }
 
   recs = calloc((size_t)chunk + 1, sizeof(*recs));
-  if (!recs)
+  packed = calloc((size_t)chunk + 1, sizeof(*packed));
+  if (!recs || !packed)
     return 2;
   t0 = now_ms();
   for (i = 0; i < nseg; i++) {
     fabricate(&recs[n], &recs[n + 1], i, t0 + i);
     n += 2;
     if (n + 1 >= chunk || i == nseg - 1) {
-      ops->consume(recs, (size_t)n, sizeof(recs[0]), now_ms());
+      /* Packed, as the ring hands them over. */
+      for (int k = 0; k < n; k++)
+        sw_span_pack(&packed[k], &recs[k]);
+      ops->consume(packed, (size_t)n, sizeof(packed[0]), now_ms());
       n = 0;
       if (!flush_only)
         tick_for(ops, pause);
@@ -331,5 +336,6 @@ main(int argc, char **argv)
   printf("feed_ms=%" PRId64 "\n", t_fed - t0);
   printf("flush_ms=%" PRId64 "\n", t_end - t_flush);
   free(recs);
+  free(packed);
   return 0;
 }

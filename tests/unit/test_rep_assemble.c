@@ -8,7 +8,10 @@
 #include "sw_common.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "assemble.h"
 
@@ -586,5 +589,375 @@ Test(assemble, fast_path_matches_general_path)
     }
     sw_asm_destroy(&fa);
     sw_asm_destroy(&ga);
+  }
+}
+
+/* ------------------------------------------ segments encoded on arrival */
+
+/* A test encoder: the segment id, '|', the operation, then as many '.'
+ * as the record's status says (so that a segment's size is chosen by the
+ * test); -ENOMEM when the status is 7 mod 50. Encoders read the record
+ * where it arrived, and so does this one. */
+static int
+test_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  size_t pad = (size_t)(r->status < 0 ? 0 : r->status);
+  int rc;
+
+  if (ctx)
+    (*(int *)ctx)++;
+  if (r->status % 50 == 7)
+    return -ENOMEM;
+  if ((rc = sw_buf_append(out, r->segment_id,
+                          strnlen(r->segment_id, SW_ID_MAX - 1))) ||
+      (rc = sw_buf_append(out, "|", 1)) ||
+      (rc = sw_buf_append(out, r->op, strnlen(r->op, SW_OP_MAX - 1))) ||
+      (rc = sw_buf_room(out, pad)))
+    return rc;
+  memset(out->data + out->len, '.', pad);
+  out->len += pad;
+  return 0;
+}
+
+/* What test_enc() makes of r, as a string. */
+static const char *
+enc_of(const struct sw_span_rec *r)
+{
+  static struct sw_buf b;
+
+  b.len = 0;
+  cr_assert_eq(test_enc(NULL, r, &b), 0);
+  cr_assert_eq(sw_buf_append(&b, "", 1), 0);
+  return (const char *)b.data;
+}
+
+static int
+seg_is(const struct sw_seg *s, const char *bytes)
+{
+  return s->enc && s->enc_len == strlen(bytes) &&
+         memcmp(s->enc, bytes, s->enc_len) == 0;
+}
+
+/* One-span segments come out as the encoder's bytes, in a recycled block
+ * of SW_ASM_ENC_BLOCK bytes when they fit. */
+Test(assemble, encoded_inline_and_recycled)
+{
+  struct sw_span_rec r = rec(1, 0, -1, 1);
+  struct sw_seg *s, *first;
+  int calls = 0;
+
+  sw_asm_set_encoder(&as, test_enc, &calls);
+  strcpy(r.op, "/a");
+  r.status = 200;
+  sw_asm_add(&as, &r, 10);
+  cr_assert_eq(calls, 1);
+  cr_assert_eq(sw_asm_queued(&as), 1);
+  cr_assert_eq(as.qbytes, SW_ASM_ENC_BLOCK);
+  first = s = sw_asm_pop(&as);
+  cr_assert_eq(as.qbytes, 0);
+  cr_assert(seg_is(s, enc_of(&r)));
+  cr_assert_eq((const void *)s->enc, (const void *)(s + 1));
+  cr_assert_null(s->spans);
+  cr_assert_not(s->inline_spans);
+  cr_assert_eq(s->n, 1);
+  cr_assert_eq(s->cap, 0);
+  cr_assert_eq(s->enc_cap, SW_ASM_ENC_INLINE);
+  cr_assert_eq(sw_seg_bytes(s), SW_ASM_ENC_BLOCK);
+  cr_assert(s->has_root && s->seen == 1 && s->nspans == 1 && !s->partial);
+  cr_assert_eq(s->first_ms, 10);
+  cr_assert_eq(s->deadline_ms, 10 + as.lim.grace_ms);
+  sw_asm_recycle(&as, s);
+  cr_assert_eq(as.nfree_enc, 1);
+  cr_assert_eq(as.nfree, 0);
+  /* The largest that fits reuses the block. */
+  r = rec(2, 0, -1, 1);
+  r.status = (int32_t)(SW_ASM_ENC_INLINE - strlen("seg2|"));
+  cr_assert_neq(r.status % 50, 7);
+  sw_asm_add(&as, &r, 11);
+  cr_assert_eq(as.nfree_enc, 0);
+  s = sw_asm_pop(&as);
+  cr_assert_eq(s, first, "the free list is used");
+  cr_assert_eq(s->enc_len, SW_ASM_ENC_INLINE);
+  cr_assert(seg_is(s, enc_of(&r)));
+  cr_assert_eq(s->first_ms, 11);
+  sw_asm_recycle(&as, s);
+  cr_assert_eq(st.segments_dropped, 0);
+}
+
+/* Bytes that do not fit get a block of their own size, which is freed
+ * after use, not kept. */
+Test(assemble, encoded_heap_exact_size)
+{
+  struct sw_span_rec r = rec(1, 0, -1, 1);
+  struct sw_seg *s;
+
+  sw_asm_set_encoder(&as, test_enc, NULL);
+  /* One byte more than fits ("seg1|" and the padding). */
+  r.status = (int32_t)(SW_ASM_ENC_INLINE + 1 - strlen("seg1|"));
+  if (r.status % 50 == 7)
+    r.status++;
+  sw_asm_add(&as, &r, 10);
+  cr_assert_eq(as.qbytes,
+               sizeof(struct sw_seg) + strlen("seg1|") + (size_t)r.status);
+  s = sw_asm_pop(&as);
+  cr_assert(seg_is(s, enc_of(&r)));
+  cr_assert_eq(s->enc_cap, s->enc_len);
+  cr_assert_gt(s->enc_len, SW_ASM_ENC_INLINE);
+  cr_assert_eq(sw_seg_bytes(s), sizeof(struct sw_seg) + s->enc_len);
+  sw_asm_recycle(&as, s);
+  cr_assert_eq(as.nfree_enc, 0, "an odd size is not kept");
+  cr_assert_eq(as.nfree, 0);
+}
+
+/* An encoder that fails leaves the segment with its record, as without
+ * an encoder; that block is recycled with the record ones. */
+Test(assemble, encoder_failure_keeps_record)
+{
+  struct sw_span_rec r = rec(1, 0, -1, 1);
+  struct sw_seg *s;
+
+  sw_asm_set_encoder(&as, test_enc, NULL);
+  r.status = 57;
+  strcpy(r.op, "/kept");
+  sw_asm_add(&as, &r, 10);
+  cr_assert_eq(as.qbytes,
+               sizeof(struct sw_seg) + sizeof(struct sw_span_rec));
+  s = sw_asm_pop(&as);
+  cr_assert_null(s->enc);
+  cr_assert(s->inline_spans);
+  cr_assert_eq(s->n, 1);
+  cr_assert_eq(s->cap, 1);
+  cr_assert(sw_span_same(&s->spans[0], &r));
+  cr_assert_eq(as.dropped_nomem, 0);
+  cr_assert_eq(st.segments_dropped, 0);
+  sw_asm_recycle(&as, s);
+  cr_assert_eq(as.nfree, 1);
+  cr_assert_eq(as.nfree_enc, 0);
+}
+
+/* The block for bytes that do not fit cannot be had: the segment keeps
+ * its record (from the free list here, so that nothing else needs
+ * memory). The address space is limited for this test's process only
+ * (Criterion runs each test in its own). */
+Test(assemble, encoded_block_nomem_keeps_record)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  cr_skip_test("the address space limit breaks the sanitizers");
+#else
+  struct sw_span_rec r = rec(1, 0, -1, 1);
+  struct rlimit old, lim;
+  struct sw_seg *s;
+  long pages = 0;
+  FILE *f;
+
+  /* A record segment on the free list. */
+  sw_asm_set_encoder(&as, test_enc, NULL);
+  r.status = 7;
+  sw_asm_add(&as, &r, 10);
+  sw_asm_recycle(&as, sw_asm_pop(&as));
+  cr_assert_eq(as.nfree, 1);
+
+  /* 64 MB of encoded bytes: the scratch buffer gets them, then the
+   * address space is capped so that a second 64 MB cannot be mapped. */
+  r = rec(2, 0, -1, 1);
+  r.status = 64 << 20;
+  cr_assert_eq(sw_buf_reserve(&as.scratch, (size_t)r.status + 4096), 0);
+  f = fopen("/proc/self/statm", "r");
+  cr_assert_not_null(f);
+  cr_assert_eq(fscanf(f, "%ld", &pages), 1);
+  fclose(f);
+  cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+  lim = old;
+  lim.rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16 << 20);
+  cr_assert_eq(setrlimit(RLIMIT_AS, &lim), 0);
+  sw_asm_add(&as, &r, 11);
+  cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+  cr_assert_eq(as.nfree, 0);
+  s = sw_asm_pop(&as);
+  cr_assert_not_null(s);
+  cr_assert_null(s->enc);
+  cr_assert(s->inline_spans);
+  cr_assert(sw_span_same(&s->spans[0], &r));
+  cr_assert_eq(as.dropped_nomem, 0);
+  sw_asm_recycle(&as, s);
+#endif
+}
+
+/* The queue's byte budget counts encoded segments at their size, so it
+ * holds more of them; when it is full the oldest go, as before. */
+Test(assemble, encoded_queue_bytes_drop_oldest)
+{
+  struct sw_asm_limits lim;
+
+  teardown();
+  sw_asm_limits_default(&lim);
+  lim.max_queued_bytes = 3 * SW_ASM_ENC_BLOCK;
+  setup_with(&lim);
+  sw_asm_set_encoder(&as, test_enc, NULL);
+  for (int k = 1; k <= 5; k++)
+    add(k, 0, -1, 1, 10);
+  cr_assert_eq(sw_asm_queued(&as), 3);
+  cr_assert_eq(as.qbytes, 3 * SW_ASM_ENC_BLOCK);
+  cr_assert_eq(as.dropped_full, 2);
+  cr_assert_eq(st.segments_dropped, 2);
+  for (int k = 3; k <= 5; k++) {
+    struct sw_span_rec r = rec(k, 0, -1, 1);
+    struct sw_seg *s = sw_asm_pop(&as);
+
+    cr_assert(seg_is(s, enc_of(&r)), "seg%d", k);
+    sw_asm_recycle(&as, s);
+  }
+  cr_assert_eq(as.qbytes, 0);
+  /* The dropped ones were recycled too: the fifth took the block of the
+   * first, so four blocks in all. */
+  cr_assert_eq(as.nfree_enc, 4);
+  /* Without the encoder the same budget holds no record segment but the
+   * newest (a segment always gets in). */
+  sw_asm_set_encoder(&as, NULL, NULL);
+  for (int k = 6; k <= 7; k++)
+    add(k, 0, -1, 1, 10);
+  cr_assert_eq(sw_asm_queued(&as), 1);
+  cr_assert_eq(as.dropped_full, 3);
+}
+
+/* general_only (tests) keeps every record through the table, and an
+ * encoder does not change that. */
+Test(assemble, general_only_ignores_encoder)
+{
+  struct sw_asm_limits lim;
+  struct sw_seg *s;
+  int calls = 0;
+
+  teardown();
+  sw_asm_limits_default(&lim);
+  lim.general_only = 1;
+  setup_with(&lim);
+  sw_asm_set_encoder(&as, test_enc, &calls);
+  add(1, 0, -1, 1, 10);
+  cr_assert_eq(calls, 0);
+  s = sw_asm_pop(&as);
+  cr_assert_null(s->enc);
+  cr_assert_str_eq(s->spans[0].segment_id, "seg1");
+  sw_seg_free(s);
+}
+
+/* A queue holding encoded segments is freed whole (the sanitizer
+ * builds check for leaks), open segments and both free lists too. */
+Test(assemble, destroy_with_encoded_segments)
+{
+  sw_asm_set_encoder(&as, test_enc, NULL);
+  add(1, 0, -1, 1, 10);
+  add(2, 1, 0, 0, 10);
+  add(3, 0, -1, 1, 10);
+  sw_asm_recycle(&as, sw_asm_pop(&as));
+  cr_assert_eq(as.nfree_enc, 1);
+  cr_assert_eq(sw_asm_queued(&as), 1);
+  cr_assert_eq(sw_asm_open(&as), 1);
+}
+
+/* The same random stream through an assembler that encodes one-span
+ * segments (failing now and then, and sometimes too long for a block)
+ * and one that keeps records: the same segments come out in the same
+ * order, with the same fields and timers, and the same drops (the byte
+ * budget is left large, as the two count different sizes); an encoded
+ * one holds exactly what the encoder makes of the other's record, and
+ * the byte count is the sum over the queue. */
+Test(assemble, encoded_matches_record_path)
+{
+  for (int round = 0; round < 40; round++) {
+    struct sw_asm_limits lim;
+    struct sw_asm ea, ra;
+    struct sw_stats es, rs;
+    int64_t now = 1000;
+    unsigned n_enc = 0;
+
+    rng_state = 0xe1c0000u + (uint64_t)round;
+    sw_asm_limits_default(&lim);
+    lim.max_open = 1 + rnd(5);
+    lim.max_queued = 1 + rnd(8);
+    lim.max_spans = 1 + rnd(4);
+    lim.grace_ms = 5 + (int)rnd(20);
+    lim.orphan_ms = lim.grace_ms + 10 + (int)rnd(50);
+    memset(&es, 0, sizeof(es));
+    memset(&rs, 0, sizeof(rs));
+    cr_assert_eq(sw_asm_init(&ea, &lim, &es), 0);
+    cr_assert_eq(sw_asm_init(&ra, &lim, &rs), 0);
+    sw_asm_set_encoder(&ea, test_enc, NULL);
+
+    for (int step = 0; step < 3000; step++) {
+      uint32_t op = rnd(100);
+
+      if (op < 80) {
+        struct sw_span_rec r = rec((int)rnd(12), 0, -1, 1);
+        uint32_t kind = rnd(10);
+
+        if (kind < 5) {
+          r.nspans = (int32_t)rnd(2);
+        } else if (kind < 7) {
+          r.nspans = 2 + (int32_t)rnd(3);
+        } else {
+          r.span_id = 1 + (int32_t)rnd(4);
+          r.parent_span_id = 0;
+          r.nspans = 0;
+        }
+        r.status = (int32_t)rnd(700);
+        snprintf(r.op, sizeof(r.op), "/op/%u", rnd(1000));
+        sw_asm_add(&ea, &r, now);
+        sw_asm_add(&ra, &r, now);
+      } else if (op < 88) {
+        now += rnd(15);
+        sw_asm_expire(&ea, now);
+        sw_asm_expire(&ra, now);
+      } else if (op < 99) {
+        for (uint32_t k = rnd(4); k > 0; k--) {
+          struct sw_seg *x = sw_asm_pop(&ea), *y = sw_asm_pop(&ra);
+
+          cr_assert_eq(x == NULL, y == NULL, "step %d", step);
+          if (!x)
+            break;
+          cr_assert_eq(x->n, y->n, "step %d", step);
+          cr_assert_eq(x->seen, y->seen, "step %d", step);
+          cr_assert_eq(x->nspans, y->nspans, "step %d", step);
+          cr_assert_eq(x->partial, y->partial, "step %d", step);
+          cr_assert_eq(x->size_limited, y->size_limited, "step %d", step);
+          cr_assert_eq(x->first_ms, y->first_ms, "step %d", step);
+          cr_assert_eq(x->deadline_ms, y->deadline_ms, "step %d", step);
+          if (x->enc) {
+            n_enc++;
+            cr_assert_eq(y->n, 1);
+            cr_assert(seg_is(x, enc_of(&y->spans[0])), "step %d", step);
+          } else {
+            for (uint32_t i = 0; i < x->n; i++)
+              cr_assert(sw_span_same(&x->spans[i], &y->spans[i]),
+                        "step %d span %u", step, i);
+          }
+          sw_asm_recycle(&ea, x);
+          sw_asm_recycle(&ra, y);
+        }
+      } else {
+        sw_asm_close_all(&ea);
+        sw_asm_close_all(&ra);
+      }
+      cr_assert_eq(ea.nopen, ra.nopen, "step %d", step);
+      cr_assert_eq(ea.nqueued, ra.nqueued, "step %d", step);
+      cr_assert_eq(ea.next_deadline, ra.next_deadline, "step %d", step);
+      cr_assert_eq(ea.dropped_full, ra.dropped_full, "step %d", step);
+      cr_assert_eq(ea.dropped_noroot, ra.dropped_noroot, "step %d", step);
+      cr_assert_eq(ea.dropped_nomem, ra.dropped_nomem, "step %d", step);
+      cr_assert_eq(es.segments_dropped, rs.segments_dropped, "step %d",
+                   step);
+      cr_assert_eq(es.segments_partial, rs.segments_partial, "step %d",
+                   step);
+      {
+        size_t qb = 0;
+
+        for (const struct sw_seg *s = ea.q_head; s; s = s->next)
+          qb += sw_seg_bytes(s);
+        cr_assert_eq(ea.qbytes, qb, "step %d", step);
+      }
+    }
+    cr_assert_gt(n_enc, 0);
+    sw_asm_destroy(&ea);
+    sw_asm_destroy(&ra);
   }
 }

@@ -16,12 +16,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "assemble.h"
 #include "common/Common.pb-c.h"
 #include "encode.h"
 #include "language-agent/Tracing.pb-c.h"
 #include "management/Management.pb-c.h"
 #include "utf8.h"
 #include "utf8_ref.h"
+#include "xport.h"
 
 static struct sw_buf buf;
 
@@ -831,7 +833,8 @@ Test(encode, diff_utf8)
 
     strcpy(r.op, v);
     strcpy(r.peer, v);
-    strcpy(r.method, v);
+    /* The longest string does not fit: cut, as a record's would be. */
+    snprintf(r.method, sizeof(r.method), "%s", v);
     strcpy(r.url, v);
     strcpy(r.errlog, v);
     strcpy(r.trace_id, v);
@@ -1178,4 +1181,237 @@ Test(encode, enc_ids)
   differential(&seg, "a-service-name-of-some-length|a-namespace|a-cluster",
                "an-instance-name-of-some-length@a-host-name-of-some-length"
                "-and-more-and-more-and-more-and-more-and-more");
+}
+
+/* ------------------------------------------ segments encoded on arrival
+ *
+ * A one-span segment may be encoded as its record arrives, straight from
+ * the ring's cell (sw_encode_single_ids(), or Kafka's
+ * sw_xport_kafka_single()), instead of being copied and encoded when
+ * sent. Whatever the record holds, a transport must send the same bytes
+ * either way. */
+
+/* The string arrays of a record, to pick from. */
+#define REC_ARR(f) {offsetof(struct sw_span_rec, f), sizeof(((struct sw_span_rec *)0)->f)},
+static const struct {
+  size_t off, cap;
+} rec_arrays[] = {
+    REC_ARR(trace_id) REC_ARR(segment_id) REC_ARR(method) REC_ARR(op)
+    REC_ARR(url) REC_ARR(peer) REC_ARR(errlog) REC_ARR(ref.trace_id)
+    REC_ARR(ref.parent_segment_id) REC_ARR(ref.parent_service)
+    REC_ARR(ref.parent_instance) REC_ARR(ref.parent_endpoint)
+    REC_ARR(ref.peer)
+};
+
+/* A root announcing one span as it may arrive: random fields, strings of
+ * every length, ASCII or not, valid UTF-8 or not, and now and then one
+ * that fills its array without a terminator (sw_span_copy() cuts it at
+ * the last byte). The stray bytes after terminators vary too. */
+static void
+rnd_arrival(struct sw_span_rec *r)
+{
+  rnd_span(r);
+  r->span_id = 0;
+  r->parent_span_id = -1;
+  r->nspans = 1;
+  if (rnd() % 3 == 0)
+    r->errlog[0] = '\0';
+  if (rnd() % 3 == 0)
+    r->status = (int32_t)(100 + rnd() % 500);
+  for (int k = (int)(rnd() % 3); k > 0; k--) {
+    size_t i = rnd() % SW_ARRAY_LEN(rec_arrays);
+    char *f = (char *)r + rec_arrays[i].off;
+
+    for (size_t j = 0; j < rec_arrays[i].cap; j++)
+      f[j] = (char)(rnd() % 8 == 0 ? 0x80 + rnd() % 128 : 'a' + rnd() % 26);
+  }
+}
+
+/* The one-span segment holding a copy of r, as the record path makes it
+ * (seg_of()'s spans point at copy). */
+static void
+record_seg(struct sw_seg *seg, struct sw_span_rec *copy,
+           const struct sw_span_rec *r)
+{
+  memset(copy, 0x77, sizeof(*copy)); /* what the copy leaves must not count */
+  sw_span_copy(copy, r);
+  seg_of(seg, copy, 1);
+}
+
+Test(encode, single_matches_record_path, .timeout = 120)
+{
+  static struct sw_span_rec raw, copy;
+  struct sw_buf a = {0}, b = {0};
+  struct sw_seg seg;
+  char svc[80], inst[80];
+
+  for (int iter = 0; iter < 4000; iter++) {
+    struct sw_enc_ids ids;
+
+    rnd_arrival(&raw);
+    raw.has_ref = (uint8_t)(iter & 1);
+    record_seg(&seg, &copy, &raw);
+    RND_STR(svc);
+    RND_STR(inst);
+    cr_assert_eq(sw_enc_ids_init(&ids, svc, inst), 0);
+    a.len = b.len = 0;
+    /* After bytes already there, as in a batch. */
+    cr_assert_eq(sw_buf_append(&a, "12345", 5), 0);
+    cr_assert_eq(sw_buf_append(&b, "12345", 5), 0);
+    cr_assert_eq(sw_encode_single_ids(&a, &raw, &ids), 0);
+    cr_assert_eq(sw_encode_segment_ids(&b, &seg, &ids), 0);
+    cr_assert_eq(a.len, b.len, "iter %d: %zu bytes, record path %zu", iter,
+                 a.len, b.len);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0, "iter %d", iter);
+    /* And the record path's bytes are what protobuf-c makes. */
+    if (iter % 16 == 0)
+      differential(&seg, svc, inst);
+    sw_enc_ids_free(&ids);
+  }
+  sw_buf_free(&a);
+  sw_buf_free(&b);
+}
+
+/* Encoders for the assembler (sw_asm_encode_fn), as the transports lend
+ * them. */
+static int
+grpc_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  return sw_encode_single_ids(out, r, ctx);
+}
+
+static int
+kafka_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  return sw_xport_kafka_single(out, r, ctx);
+}
+
+/* The same random stream of records, one-span roots and segments of
+ * several spans mixed, into an assembler that encodes one-span segments
+ * on arrival (enc) and one that keeps their records (recs); what comes
+ * out in batches is handed to the transport's batch layout, and the bytes
+ * must be the same. */
+static void
+arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
+{
+  static struct sw_span_rec r;
+  struct sw_asm enc, recs;
+  struct sw_asm_limits lim;
+  struct sw_stats es = {0}, rs = {0};
+  struct sw_enc_ids ids;
+  struct sw_buf a = {0}, b = {0}, ma = {0}, mb = {0};
+  unsigned n_enc = 0, n_heap = 0, n_multi = 0;
+
+  sw_asm_limits_default(&lim);
+  cr_assert_eq(sw_asm_init(&enc, &lim, &es), 0);
+  cr_assert_eq(sw_asm_init(&recs, &lim, &rs), 0);
+  cr_assert_eq(sw_enc_ids_init(&ids, "a-service|ns", "inst@host"), 0);
+  sw_asm_set_encoder(&enc, fn, &ids);
+  for (int round = 0; round < 200; round++) {
+    struct sw_seg *x[16], *y[16];
+    size_t n = 0;
+
+    for (int k = (int)(rnd() % 12); k >= 0; k--) {
+      rnd_arrival(&r);
+      r.has_ref = (uint8_t)(rnd() % 2);
+      if (rnd() % 4 == 0) {
+        /* A segment of two spans: the child, then its root. */
+        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
+                 k);
+        r.span_id = 1;
+        r.parent_span_id = 0;
+        r.nspans = 0;
+        sw_asm_add(&enc, &r, 10);
+        sw_asm_add(&recs, &r, 10);
+        rnd_arrival(&r);
+        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
+                 k);
+        r.nspans = 2;
+      }
+      sw_asm_add(&enc, &r, 10);
+      sw_asm_add(&recs, &r, 10);
+    }
+    cr_assert_eq(sw_asm_queued(&enc), sw_asm_queued(&recs));
+    while (n < SW_ARRAY_LEN(x) && (x[n] = sw_asm_pop(&enc)) != NULL) {
+      y[n] = sw_asm_pop(&recs);
+      cr_assert_not_null(y[n]);
+      if (x[n]->enc) {
+        n_enc++;
+        n_heap += x[n]->enc_cap != SW_ASM_ENC_INLINE;
+        cr_assert_null(x[n]->spans);
+        cr_assert_eq(x[n]->n, 1);
+      } else {
+        n_multi++;
+        cr_assert_gt(x[n]->n, 1);
+      }
+      n++;
+    }
+    if (!kafka) {
+      a.len = b.len = 0;
+      cr_assert_eq(sw_xport_grpc_body(&a, x, n, &ids), 0);
+      cr_assert_eq(sw_xport_grpc_body(&b, y, n, &ids), 0);
+      cr_assert_eq(a.len, b.len, "round %d: %zu bytes, record path %zu",
+                   round, a.len, b.len);
+      cr_assert(memcmp(a.data, b.data, a.len) == 0, "round %d", round);
+    }
+    for (size_t i = 0; i < n; i++) {
+      if (kafka) {
+        struct sw_xport_msg p, q;
+
+        cr_assert_eq(sw_xport_kafka_message(&ma, x[i], &ids, &p), 0);
+        cr_assert_eq(sw_xport_kafka_message(&mb, y[i], &ids, &q), 0);
+        cr_assert_eq(p.key_len, q.key_len, "round %d", round);
+        cr_assert(memcmp(p.key, q.key, p.key_len) == 0, "round %d", round);
+        cr_assert_eq(p.value_len, q.value_len, "round %d", round);
+        cr_assert(memcmp(p.value, q.value, p.value_len) == 0, "round %d",
+                  round);
+      }
+      sw_asm_recycle(&enc, x[i]);
+      sw_asm_recycle(&recs, y[i]);
+    }
+  }
+  /* Every kind was seen. */
+  cr_assert_gt(n_enc, 100);
+  cr_assert_gt(n_heap, 0);
+  cr_assert_lt(n_heap, n_enc);
+  cr_assert_gt(n_multi, 10);
+  cr_assert_eq(es.segments_dropped, 0);
+  sw_enc_ids_free(&ids);
+  sw_buf_free(&a);
+  sw_buf_free(&b);
+  sw_buf_free(&ma);
+  sw_buf_free(&mb);
+  sw_asm_destroy(&enc);
+  sw_asm_destroy(&recs);
+}
+
+Test(encode, grpc_body_same_for_encoded_segments, .timeout = 120)
+{
+  arrivals_vs_records(grpc_enc, 0);
+}
+
+Test(encode, kafka_records_same_for_encoded_segments, .timeout = 120)
+{
+  arrivals_vs_records(kafka_enc, 1);
+}
+
+/* Kafka's key is the segment id, cut as sw_span_copy() cuts it. */
+Test(encode, kafka_single_layout)
+{
+  struct sw_span_rec r;
+  struct sw_enc_ids ids;
+  struct sw_buf a = {0};
+
+  fill_root(&r);
+  cr_assert_eq(sw_enc_ids_init(&ids, "s", "i"), 0);
+  cr_assert_eq(sw_buf_append(&a, "x", 1), 0);
+  cr_assert_eq(sw_xport_kafka_single(&a, &r, &ids), 0);
+  cr_assert_eq(a.data[1], strlen(r.segment_id));
+  cr_assert(memcmp(a.data + 2, r.segment_id, strlen(r.segment_id)) == 0);
+  memset(r.segment_id, 'k', sizeof(r.segment_id));
+  a.len = 0;
+  cr_assert_eq(sw_xport_kafka_single(&a, &r, &ids), 0);
+  cr_assert_eq(a.data[0], SW_ID_MAX - 1);
+  sw_enc_ids_free(&ids);
+  sw_buf_free(&a);
 }

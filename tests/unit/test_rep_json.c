@@ -11,13 +11,19 @@
 #include "sw_common.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "assemble.h"
+#include "encode.h"
 #include "json.h"
 #include "utf8.h"
 #include "utf8_ref.h"
+#include "xport.h"
 
 static struct sw_buf buf;
 
@@ -519,4 +525,345 @@ Test(json, numbers_match_printf)
       cr_assert(strstr(out(), want), "%s", want);
     }
   }
+}
+
+/* ------------------------------------------ segments encoded on arrival
+ *
+ * The HTTP and file transports encode a one-span segment as its record
+ * arrives (sw_json_single(), reading the ring's cell) instead of copying
+ * the record and encoding it when sent: whatever the record holds, the
+ * bytes sent must be the same either way. */
+
+/* A random string in the array a of cap bytes: any length, plain or with
+ * bytes that need escaping or repair, the bytes after the terminator
+ * random; or, now and then, no terminator at all (sw_span_copy() cuts
+ * such a string at the array's last byte). */
+static void
+rnd_arr(char *a, size_t cap)
+{
+  static const char special[] = "\"\\\b\f\n\r\t\x01\x1f\x7f\x80\xc3\xa9\xe2"
+                                "\x82\xac\xf0\x9f\x98\x80\xff\xed\xa0";
+  uint64_t kind = rnd() % 8;
+  size_t n = kind == 0 ? 0 : kind < 5 ? rnd() % 24 : rnd() % cap;
+
+  for (size_t k = 0; k < cap; k++)
+    a[k] = (char)(rnd() % 255 + 1);
+  for (size_t k = 0; k < n; k++)
+    a[k] = rnd() % 8 == 0 ? special[rnd() % (sizeof(special) - 1)]
+                          : (char)(' ' + rnd() % 95);
+  if (kind == 7 && rnd() % 2 == 0)
+    return; /* no terminator */
+  a[n < cap ? n : cap - 1] = '\0';
+}
+
+#define RND_ARR(a) rnd_arr((a), sizeof(a))
+
+static int64_t
+rnd_num(void)
+{
+  switch (rnd() % 4) {
+  case 0:
+    return 0;
+  case 1:
+    return (int64_t)(rnd() % 300) - 10;
+  case 2:
+    return 1700000000000LL + (int64_t)(rnd() % 1000000);
+  default:
+    return (int64_t)rnd();
+  }
+}
+
+/* A root announcing one span, as it may arrive. */
+static void
+rnd_arrival(struct sw_span_rec *r)
+{
+  RND_ARR(r->trace_id);
+  RND_ARR(r->segment_id);
+  r->span_id = 0;
+  r->parent_span_id = -1;
+  r->nspans = 1;
+  r->kind = (uint8_t)(rnd() % 4);
+  r->layer = (uint8_t)(rnd() % 8 == 0 ? rnd() : rnd() % 4);
+  r->is_error = (uint8_t)(rnd() % 3);
+  r->has_ref = (uint8_t)(rnd() % 2);
+  r->component = (int32_t)rnd_num();
+  r->status = rnd() % 2 ? 0
+              : rnd() % 3 ? (int32_t)(100 + rnd() % 500)
+                          : (int32_t)rnd_num();
+  r->start_ms = rnd_num();
+  r->end_ms = rnd_num();
+  RND_ARR(r->method);
+  RND_ARR(r->op);
+  RND_ARR(r->url);
+  RND_ARR(r->peer);
+  RND_ARR(r->errlog);
+  if (rnd() % 3 == 0)
+    r->errlog[0] = '\0';
+  RND_ARR(r->ref.trace_id);
+  RND_ARR(r->ref.parent_segment_id);
+  r->ref.parent_span_id = (int32_t)rnd_num();
+  RND_ARR(r->ref.parent_service);
+  RND_ARR(r->ref.parent_instance);
+  RND_ARR(r->ref.parent_endpoint);
+  RND_ARR(r->ref.peer);
+}
+
+Test(json, single_matches_record_path, .timeout = 120)
+{
+  static struct sw_span_rec raw, copy;
+  struct sw_buf a = {0}, b = {0};
+
+  for (int iter = 0; iter < 4000; iter++) {
+    rnd_arrival(&raw);
+    memset(&copy, 0x77, sizeof(copy));
+    sw_span_copy(&copy, &raw);
+    a.len = b.len = 0;
+    cr_assert_eq(sw_buf_append(&a, "[", 1), 0);
+    cr_assert_eq(sw_buf_append(&b, "[", 1), 0);
+    cr_assert_eq(sw_json_single(&a, &raw, "svc\\\"\xff", "inst\n"), 0);
+    cr_assert_eq(sw_json_segment(&b, make_seg(&copy, 1), "svc\\\"\xff",
+                                 "inst\n"),
+                 0);
+    cr_assert_eq(a.len, b.len, "iter %d: %zu bytes, record path %zu", iter,
+                 a.len, b.len);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0, "iter %d", iter);
+  }
+  sw_buf_free(&a);
+  sw_buf_free(&b);
+}
+
+#define SVC "a-service|ns"
+#define INST "inst@host"
+
+static int
+json_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  return sw_json_single(out, r, SVC, INST);
+}
+
+/* The same random stream, one-span roots and segments of two spans
+ * mixed, into an assembler that encodes one-span segments on arrival and
+ * one that keeps their records; each batch that comes out must make the
+ * same HTTP body and the same file lines. */
+Test(json, bodies_same_for_encoded_segments, .timeout = 120)
+{
+  static struct sw_span_rec r;
+  struct sw_asm enc, recs;
+  struct sw_asm_limits lim;
+  struct sw_buf a = {0}, b = {0};
+  unsigned n_enc = 0, n_heap = 0, n_multi = 0;
+
+  sw_asm_limits_default(&lim);
+  cr_assert_eq(sw_asm_init(&enc, &lim, NULL), 0);
+  cr_assert_eq(sw_asm_init(&recs, &lim, NULL), 0);
+  sw_asm_set_encoder(&enc, json_enc, NULL);
+  for (int round = 0; round < 200; round++) {
+    struct sw_seg *x[16], *y[16];
+    size_t n = 0;
+
+    for (int k = (int)(rnd() % 12); k >= 0; k--) {
+      rnd_arrival(&r);
+      if (rnd() % 4 == 0) {
+        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
+                 k);
+        r.span_id = 1;
+        r.parent_span_id = 0;
+        r.nspans = 0;
+        sw_asm_add(&enc, &r, 10);
+        sw_asm_add(&recs, &r, 10);
+        rnd_arrival(&r);
+        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
+                 k);
+        r.nspans = 2;
+      }
+      sw_asm_add(&enc, &r, 10);
+      sw_asm_add(&recs, &r, 10);
+    }
+    while (n < SW_ARRAY_LEN(x) && (x[n] = sw_asm_pop(&enc)) != NULL) {
+      y[n] = sw_asm_pop(&recs);
+      cr_assert_not_null(y[n]);
+      if (x[n]->enc) {
+        n_enc++;
+        n_heap += x[n]->enc_cap != SW_ASM_ENC_INLINE;
+      } else {
+        n_multi++;
+      }
+      n++;
+    }
+    a.len = b.len = 0;
+    cr_assert_eq(sw_json_segments(&a, x, n, SVC, INST), 0);
+    cr_assert_eq(sw_json_segments(&b, y, n, SVC, INST), 0);
+    cr_assert_eq(a.len, b.len, "round %d", round);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0, "round %d", round);
+    a.len = b.len = 0;
+    cr_assert_eq(sw_xport_file_body(&a, x, n, SVC, INST), 0);
+    cr_assert_eq(sw_xport_file_body(&b, y, n, SVC, INST), 0);
+    cr_assert_eq(a.len, b.len, "round %d", round);
+    cr_assert(memcmp(a.data, b.data, a.len) == 0, "round %d", round);
+    for (size_t i = 0; i < n; i++) {
+      sw_asm_recycle(&enc, x[i]);
+      sw_asm_recycle(&recs, y[i]);
+    }
+  }
+  cr_assert_gt(n_enc, 100);
+  cr_assert_gt(n_heap, 0);
+  cr_assert_lt(n_heap, n_enc);
+  cr_assert_gt(n_multi, 10);
+  sw_buf_free(&a);
+  sw_buf_free(&b);
+  sw_asm_destroy(&enc);
+  sw_asm_destroy(&recs);
+}
+
+/* ------------------------------------------ the transports' encoders */
+
+static void
+quiet_log(enum sw_log_level level, const char *fmt, ...)
+{
+  (void)level;
+  (void)fmt;
+}
+
+static struct sw_config cfg;
+static struct sw_stats stats;
+static struct sw_reporter_env env;
+
+static void
+env_for(enum sw_protocol p)
+{
+  memset(&cfg, 0, sizeof(cfg));
+  strcpy(cfg.service, SVC);
+  strcpy(cfg.instance, INST);
+  strcpy(cfg.backend, "127.0.0.1:9");
+  cfg.protocol = p;
+  cfg.log_level = SW_LOG_ERROR;
+  memset(&env, 0, sizeof(env));
+  env.cfg = &cfg;
+  env.stats = &stats;
+  env.log = quiet_log;
+  env.pid = 1;
+  env.hostname = "host";
+}
+
+/* encode_single() of the gRPC and HTTP transports makes what their send
+ * paths copy (sw_encode_single_ids(), sw_json_single()). They are only
+ * opened: nothing is sent. */
+Test(json, grpc_and_http_encode_single)
+{
+  static struct sw_span_rec r;
+  struct sw_buf a = {0}, b = {0};
+  struct sw_enc_ids ids;
+  struct sw_xport *x;
+
+  cr_assert_eq(sw_enc_ids_init(&ids, SVC, INST), 0);
+  env_for(SW_PROTO_GRPC);
+  x = sw_xport_grpc_open(&env);
+  cr_assert_not_null(x);
+  cr_assert_not_null(x->encode_single);
+  for (int i = 0; i < 50; i++) {
+    rnd_arrival(&r);
+    a.len = b.len = 0;
+    cr_assert_eq(x->encode_single(x, &r, &a), 0);
+    cr_assert_eq(sw_encode_single_ids(&b, &r, &ids), 0);
+    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+  }
+  x->close(x);
+  env_for(SW_PROTO_HTTP);
+  x = sw_xport_http_open(&env);
+  cr_assert_not_null(x);
+  cr_assert_not_null(x->encode_single);
+  for (int i = 0; i < 50; i++) {
+    rnd_arrival(&r);
+    a.len = b.len = 0;
+    cr_assert_eq(x->encode_single(x, &r, &a), 0);
+    cr_assert_eq(sw_json_single(&b, &r, SVC, INST), 0);
+    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+  }
+  x->close(x);
+  sw_enc_ids_free(&ids);
+  sw_buf_free(&a);
+  sw_buf_free(&b);
+}
+
+static size_t
+read_file(const char *path, struct sw_buf *b)
+{
+  char chunk[4096];
+  ssize_t n;
+  int fd = open(path, O_RDONLY);
+
+  cr_assert_geq(fd, 0);
+  b->len = 0;
+  while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+    cr_assert_eq(sw_buf_append(b, chunk, (size_t)n), 0);
+  close(fd);
+  return b->len;
+}
+
+/* The assembler's encoder, as reporter.c wires it. */
+static int
+xport_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  struct sw_xport *x = ctx;
+
+  return x->encode_single(x, r, out);
+}
+
+/* The file transport end to end: a batch of segments encoded on arrival
+ * through its own encode_single() and send_segments(), and the same
+ * records kept, write the same file. */
+Test(json, file_transport_same_lines)
+{
+  static struct sw_span_rec r;
+  char dir[] = "/tmp/sw-test-XXXXXX", p1[64], p2[64];
+  struct sw_xport *x1, *x2;
+  struct sw_asm enc, recs;
+  struct sw_asm_limits lim;
+  struct sw_seg *x[64], *y[64];
+  struct sw_buf a = {0}, b = {0};
+  size_t n = 0;
+
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(p1, sizeof(p1), "%s/enc", dir);
+  snprintf(p2, sizeof(p2), "%s/rec", dir);
+  env_for(SW_PROTO_FILE);
+  strcpy(cfg.file_path, p1);
+  x1 = sw_xport_file_open(&env);
+  strcpy(cfg.file_path, p2);
+  x2 = sw_xport_file_open(&env);
+  cr_assert(x1 && x2 && x1->encode_single);
+  sw_asm_limits_default(&lim);
+  cr_assert_eq(sw_asm_init(&enc, &lim, NULL), 0);
+  cr_assert_eq(sw_asm_init(&recs, &lim, NULL), 0);
+  sw_asm_set_encoder(&enc, xport_enc, x1);
+  for (int i = 0; i < 40; i++) {
+    rnd_arrival(&r);
+    sw_asm_add(&enc, &r, 1);
+    sw_asm_add(&recs, &r, 1);
+  }
+  while ((x[n] = sw_asm_pop(&enc)) != NULL) {
+    y[n] = sw_asm_pop(&recs);
+    cr_assert_not_null(x[n]->enc);
+    cr_assert_null(y[n]->enc);
+    n++;
+  }
+  cr_assert_eq(n, 40);
+  cr_assert_eq(x1->send_segments(x1, x, n, INT64_MAX), 0);
+  cr_assert_eq(x2->send_segments(x2, y, n, INT64_MAX), 0);
+  cr_assert_gt(read_file(p1, &a), 0);
+  read_file(p2, &b);
+  cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+  for (size_t i = 0; i < n; i++) {
+    sw_asm_recycle(&enc, x[i]);
+    sw_asm_recycle(&recs, y[i]);
+  }
+  x1->close(x1);
+  x2->close(x2);
+  unlink(p1);
+  unlink(p2);
+  rmdir(dir);
+  sw_asm_destroy(&enc);
+  sw_asm_destroy(&recs);
+  sw_buf_free(&a);
+  sw_buf_free(&b);
 }

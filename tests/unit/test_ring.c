@@ -4,7 +4,10 @@
  * rounding), reading in place (peek and release), a producer held between
  * claim and commit, a push from a signal handler, fork, and N producers
  * against one consumer (copying out, or reading in place) checking that
- * no record is lost, duplicated, reordered or torn. */
+ * no record is lost, duplicated, reordered or torn. Then the record
+ * copies: sw_span_str_copy and sw_span_copy against their references,
+ * and the packed form the cells hold (sw_span_pack, sw_span_unpack)
+ * against sw_span_copy. */
 #include "sw_common.h"
 
 #include "ring.h"
@@ -217,6 +220,17 @@ push_seq(struct sw_ring *r, int64_t seq)
   return sw_ring_push(r, &rec);
 }
 
+/* Fills a claimed cell as push_seq() would have. */
+static void
+pack_seq(struct sw_span_packed *slot, int64_t seq)
+{
+  struct sw_span_rec rec;
+
+  memset(&rec, 0, sizeof(rec));
+  rec_fill(&rec, 0, seq);
+  sw_span_pack(slot, &rec);
+}
+
 /* Pops at most max records, expects want of them carrying the sequence
  * numbers first, first + 1, ... */
 static void
@@ -359,7 +373,7 @@ Test(ring, wraparound)
 Test(ring, uncommitted_cell_stops_pop)
 {
   struct sw_ring r;
-  struct sw_span_rec *slot;
+  struct sw_span_packed *slot;
   uint64_t pos;
 
   cr_assert_eq(sw_ring_init(&r, 8), 0);
@@ -375,8 +389,7 @@ Test(ring, uncommitted_cell_stops_pop)
   expect_pop(&r, 1, 0);
   expect_pop(&r, 0, 0);
   /* Once committed, the rest comes out in position order. */
-  memset(slot, 0, sizeof(*slot));
-  rec_fill(slot, 0, 1);
+  pack_seq(slot, 1);
   sw_ring_commit(&r, pos);
   expect_pop(&r, 3, 1);
   sw_ring_destroy(&r);
@@ -400,17 +413,28 @@ Test(ring, uncommitted_cell_fills_ring)
 }
 
 /* The i-th record of a peeked run. */
-static const struct sw_span_rec *
-run_at(const struct sw_span_rec *first, size_t i)
+static const struct sw_span_packed *
+run_at(const struct sw_span_packed *first, size_t i)
 {
-  return (const struct sw_span_rec *)((const char *)first +
-                                      i * SW_RING_STRIDE);
+  return (const struct sw_span_packed *)((const char *)first +
+                                         i * SW_RING_STRIDE);
+}
+
+/* A packed record read in place, checked as rec_ok() checks a record. */
+static int
+packed_ok(const struct sw_span_packed *p)
+{
+  static struct sw_span_rec rec;
+
+  memset(&rec, 0, sizeof(rec));
+  sw_span_unpack(&rec, p);
+  return rec_ok(&rec);
 }
 
 Test(ring, peek_reads_in_place_until_release)
 {
   struct sw_ring r;
-  const struct sw_span_rec *p, *q;
+  const struct sw_span_packed *p, *q;
   size_t i;
   int64_t k;
 
@@ -421,7 +445,7 @@ Test(ring, peek_reads_in_place_until_release)
   cr_assert_eq(sw_ring_peek(&r, &p, 16), 5);
   for (i = 0; i < 5; i++) {
     cr_assert_eq(run_at(p, i)->start_ms, (int64_t)i);
-    cr_assert(rec_ok(run_at(p, i)));
+    cr_assert(packed_ok(run_at(p, i)));
     /* In place: the records are the ring's cells. */
     cr_assert_eq((const void *)run_at(p, i), (const void *)&r.cells[i].rec);
   }
@@ -447,7 +471,7 @@ Test(ring, peek_reads_in_place_until_release)
 Test(ring, peeked_cells_stay_taken)
 {
   struct sw_ring r;
-  const struct sw_span_rec *p;
+  const struct sw_span_packed *p;
   int64_t k;
 
   cr_assert_eq(sw_ring_init(&r, 4), 0);
@@ -455,7 +479,7 @@ Test(ring, peeked_cells_stay_taken)
     cr_assert_eq(push_seq(&r, k), 0);
   cr_assert_eq(sw_ring_peek(&r, &p, 4), 4);
   cr_assert_eq(push_seq(&r, 100), -1);
-  cr_assert(rec_ok(run_at(p, 3)));
+  cr_assert(packed_ok(run_at(p, 3)));
   cr_assert_eq(run_at(p, 3)->start_ms, 3);
   sw_ring_release(&r, 1);
   cr_assert_eq(push_seq(&r, 4), 0);
@@ -463,8 +487,8 @@ Test(ring, peeked_cells_stay_taken)
   /* Cells 1..3 were never touched by the push into cell 0. */
   cr_assert_eq(sw_ring_peek(&r, &p, 4), 3);
   for (k = 0; k < 3; k++)
-    cr_assert(rec_ok(run_at(p, (size_t)k)) && run_at(p, (size_t)k)->start_ms ==
-              k + 1);
+    cr_assert(packed_ok(run_at(p, (size_t)k)) &&
+              run_at(p, (size_t)k)->start_ms == k + 1);
   sw_ring_release(&r, 3);
   expect_pop(&r, 1, 4);
   sw_ring_destroy(&r);
@@ -474,7 +498,7 @@ Test(ring, peeked_cells_stay_taken)
 Test(ring, peek_stops_at_the_end_of_the_cells)
 {
   struct sw_ring r;
-  const struct sw_span_rec *p;
+  const struct sw_span_packed *p;
   int64_t k;
 
   cr_assert_eq(sw_ring_init(&r, 4), 0);
@@ -502,8 +526,8 @@ Test(ring, peek_stops_at_the_end_of_the_cells)
 Test(ring, peek_stops_at_an_uncommitted_cell)
 {
   struct sw_ring r;
-  const struct sw_span_rec *p;
-  struct sw_span_rec *slot;
+  const struct sw_span_packed *p;
+  struct sw_span_packed *slot;
   uint64_t pos;
 
   cr_assert_eq(sw_ring_init(&r, 8), 0);
@@ -516,8 +540,7 @@ Test(ring, peek_stops_at_an_uncommitted_cell)
   cr_assert_eq(sw_ring_peek(&r, &p, 8), 0);
   /* Claimed counts as used: the reporter must not sleep long on it. */
   cr_assert_eq(sw_ring_used(&r), 2);
-  memset(slot, 0, sizeof(*slot));
-  rec_fill(slot, 0, 1);
+  pack_seq(slot, 1);
   sw_ring_commit(&r, pos);
   cr_assert_eq(sw_ring_peek(&r, &p, 8), 2);
   cr_assert_eq(p->start_ms, 1);
@@ -531,7 +554,7 @@ Test(ring, ref_copied_only_with_has_ref)
 {
   struct sw_ring r;
   struct sw_span_rec in, out[2];
-  const struct sw_span_rec *p;
+  const struct sw_span_packed *p;
 
   cr_assert_eq(sw_ring_init(&r, 4), 0);
   memset(&in, 0, sizeof(in));
@@ -539,7 +562,9 @@ Test(ring, ref_copied_only_with_has_ref)
   cr_assert(in.has_ref);
   cr_assert_eq(sw_ring_push(&r, &in), 0);
   cr_assert_eq(sw_ring_peek(&r, &p, 1), 1);
-  cr_assert(sw_span_same(p, &in));
+  cr_assert(p->has_ref);
+  cr_assert_eq(p->ref_parent_span_id, in.ref.parent_span_id);
+  cr_assert(packed_ok(p));
   cr_assert_eq(sw_ring_pop(&r, out, 1), 1);
   cr_assert(sw_span_same(&out[0], &in));
   /* Without a ref: what a reader looks at arrives, whatever the ref held. */
@@ -570,7 +595,7 @@ on_sigusr1(int sig)
 Test(ring, push_from_signal_handler_mid_push)
 {
   struct sigaction sa;
-  struct sw_span_rec *slot;
+  struct sw_span_packed *slot;
   uint64_t pos;
 
   cr_assert_eq(sw_ring_init(&sig_ring, 8), 0);
@@ -584,8 +609,7 @@ Test(ring, push_from_signal_handler_mid_push)
   cr_assert_not_null(slot);
   raise(SIGUSR1);
   cr_assert_eq(sig_push_rc, 0);
-  memset(slot, 0, sizeof(*slot));
-  rec_fill(slot, 0, 0);
+  pack_seq(slot, 0);
   sw_ring_commit(&sig_ring, pos);
   expect_pop(&sig_ring, 2, 0);
   sw_ring_destroy(&sig_ring);
@@ -708,7 +732,7 @@ run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops,
   struct prod_arg pa[MAX_PROD];
   pthread_t th[MAX_PROD];
   static struct sw_span_rec buf[32];
-  const struct sw_span_rec *run;
+  const struct sw_span_packed *run;
   unsigned char *seen[MAX_PROD];
   int64_t last[MAX_PROD], popped = 0, dropped = 0, bad_tag = 0;
   int64_t dup = 0, reorder = 0, torn = 0, both = 0, missing = 0;
@@ -733,15 +757,19 @@ run_mpsc(int nprod, int64_t per_prod, uint32_t cap, int expect_no_drops,
   atomic_store_explicit(&m.go, 1, memory_order_release);
 
   for (;;) {
-    if (in_place) {
+    if (in_place)
       n = sw_ring_peek(&m.ring, &run, SW_ARRAY_LEN(buf));
-    } else {
+    else
       n = sw_ring_pop(&m.ring, buf, SW_ARRAY_LEN(buf));
-      run = buf;
-    }
     for (i = 0; i < n; i++) {
-      const struct sw_span_rec *rec =
-          in_place ? run_at(run, i) : &run[i];
+      const struct sw_span_rec *rec = &buf[i];
+
+      if (in_place) {
+        /* Read in place: unpacked straight from the cell, before the
+         * release below hands it back. */
+        sw_span_unpack(&buf[0], run_at(run, i));
+        rec = &buf[0];
+      }
 
       t = rec->span_id;
       s = rec->start_ms;
@@ -1001,4 +1029,372 @@ Test(ring, span_copy_matches_reference)
     cr_assert_eq(a.start_ms, src.start_ms);
     cr_assert_eq(a.nspans, src.nspans);
   }
+}
+
+/* ------------------------------------------------------- packed form */
+
+/* A packed record with guard bytes on both sides, to catch a store that
+ * leaves it, and an unpacked one likewise. */
+struct guarded_packed {
+  unsigned char pre[64];
+  struct sw_span_packed p;
+  unsigned char post[64];
+};
+
+struct guarded_rec {
+  unsigned char pre[64];
+  struct sw_span_rec r;
+  unsigned char post[64];
+};
+
+#define GUARD 0xee
+
+static int
+all_bytes(const void *p, size_t n, unsigned char b)
+{
+  for (size_t i = 0; i < n; i++)
+    if (((const unsigned char *)p)[i] != b)
+      return 0;
+  return 1;
+}
+
+/* Every string field of a record, in the packed order. */
+static const struct str_field {
+  const char *name;
+  size_t off, cap;
+  int ref;
+} str_fields[] = {
+#define SPAN_FIELD(f)                                                  \
+  {#f, offsetof(struct sw_span_rec, f),                                \
+   sizeof(((struct sw_span_rec *)0)->f), 0},
+#define REF_FIELD(f)                                                   \
+  {"ref." #f, offsetof(struct sw_span_rec, ref.f),                     \
+   sizeof(((struct sw_span_rec *)0)->ref.f), 1},
+    SW_SPAN_STRINGS(SPAN_FIELD) SW_REF_STRINGS(REF_FIELD)
+#undef SPAN_FIELD
+#undef REF_FIELD
+};
+
+/* What sw_span_pack() must return for src: the head and each string
+ * packed, cut at its field's last byte, with its terminator. */
+static size_t
+packed_len_ref(const struct sw_span_rec *src)
+{
+  size_t n = offsetof(struct sw_span_packed, str);
+
+  for (size_t i = 0; i < SW_ARRAY_LEN(str_fields); i++) {
+    const struct str_field *f = &str_fields[i];
+    if (f->ref && !src->has_ref)
+      continue;
+    n += strnlen((const char *)src + f->off, f->cap - 1) + 1;
+  }
+  return n;
+}
+
+/* Packs src into a guarded record (its bytes set to GUARD first) and
+ * unpacks it into a guarded record of GUARD bytes; checks the bytes used,
+ * the lengths, that no store left the packed struct or reached past 15
+ * bytes after the last terminator (one block's spill), and that the
+ * unpacked record reads as sw_span_copy(src) does. what names the case. */
+static void
+check_pack(const struct sw_span_rec *src, const char *what, size_t k)
+{
+  static struct guarded_packed g;
+  static struct guarded_rec u, want;
+  const char *s;
+  size_t n, i, at;
+
+  memset(&g, GUARD, sizeof(g));
+  n = sw_span_pack(&g.p, src);
+  cr_assert_eq(n, packed_len_ref(src), "%s %zu: %zu bytes used", what, k, n);
+  cr_assert_leq(n, sizeof(g.p), "%s %zu", what, k);
+  cr_assert(all_bytes(g.pre, sizeof(g.pre), GUARD), "%s %zu: before", what,
+            k);
+  cr_assert(all_bytes(g.post, sizeof(g.post), GUARD), "%s %zu: after", what,
+            k);
+  if (n + 15 < sizeof(g.p))
+    cr_assert(all_bytes((const char *)&g.p + n + 15, sizeof(g.p) - n - 15,
+                        GUARD),
+              "%s %zu: stored past the last block", what, k);
+  /* Without a ref, its head fields are not written either. */
+  if (!src->has_ref)
+    cr_assert(all_bytes(&g.p.ref_parent_span_id,
+                        sizeof(g.p.ref_parent_span_id), GUARD) &&
+                  all_bytes(&g.p.ref_len, sizeof(g.p.ref_len), GUARD),
+              "%s %zu: ref head", what, k);
+  /* The strings, back to back, each as long as its length says. */
+  s = g.p.str;
+  at = 0;
+  for (i = 0; i < SW_ARRAY_LEN(str_fields); i++) {
+    const struct str_field *f = &str_fields[i];
+    const char *sf = (const char *)src + f->off;
+    size_t len = strnlen(sf, f->cap - 1);
+    uint16_t got;
+
+    if (f->ref && !src->has_ref)
+      break;
+    memcpy(&got,
+           f->ref ? (const char *)&g.p.ref_len + (i - 7) * 2
+                  : (const char *)&g.p.len + i * 2,
+           sizeof(got));
+    cr_assert_eq(got, len, "%s %zu: %s length %u, want %zu", what, k,
+                 f->name, got, len);
+    cr_assert(memcmp(s + at, sf, len) == 0 && s[at + len] == '\0',
+              "%s %zu: %s", what, k, f->name);
+    at += len + 1;
+  }
+
+  memset(&u, GUARD, sizeof(u));
+  memset(&want, GUARD, sizeof(want));
+  sw_span_unpack(&u.r, &g.p);
+  sw_span_copy(&want.r, src);
+  cr_assert(sw_span_same(&u.r, &want.r), "%s %zu: unpacked", what, k);
+  cr_assert(sw_span_same(&want.r, &u.r), "%s %zu: unpacked", what, k);
+  cr_assert(all_bytes(u.pre, sizeof(u.pre), GUARD), "%s %zu", what, k);
+  cr_assert(all_bytes(u.post, sizeof(u.post), GUARD), "%s %zu", what, k);
+  /* Without a ref, unpack leaves the destination's alone. */
+  if (!src->has_ref)
+    cr_assert(all_bytes(&u.r.ref, sizeof(u.r.ref), GUARD), "%s %zu: ref",
+              what, k);
+  /* The ref's number travels with it; the numbers as one block. */
+  if (src->has_ref)
+    cr_assert_eq(u.r.ref.parent_span_id, src->ref.parent_span_id);
+  cr_assert(memcmp(&u.r.span_id, &src->span_id, SW_SPAN_NUM_LEN) == 0,
+            "%s %zu: numbers", what, k);
+}
+
+/* One string field at every length from empty to past its field (no
+ * terminator in it: cut at the field's last byte), the others empty or
+ * at their longest (so that the string under test sits at the end of
+ * the arena), with and without a ref. */
+Test(ring, pack_every_field_every_length)
+{
+  static struct sw_span_rec src;
+
+  for (int others = 0; others < 2; others++) {
+    for (size_t fi = 0; fi < SW_ARRAY_LEN(str_fields); fi++) {
+      const struct str_field *f = &str_fields[fi];
+      char *sf = (char *)&src + f->off;
+
+      for (size_t len = 0; len <= f->cap + 8; len++) {
+        memset(&src, 0, sizeof(src));
+        src.span_id = (int32_t)len;
+        src.parent_span_id = -1;
+        src.nspans = 3;
+        src.kind = SW_SPAN_EXIT;
+        src.layer = SW_LAYER_HTTP;
+        src.is_error = 1;
+        src.component = SW_COMPONENT_CURL;
+        src.status = 503;
+        src.start_ms = 1700000000000 + (int64_t)fi;
+        src.end_ms = 1700000000123;
+        src.ref.parent_span_id = 9;
+        src.has_ref = (uint8_t)(f->ref || (len & 1));
+        for (size_t i = 0; i < SW_ARRAY_LEN(str_fields); i++) {
+          const struct str_field *o = &str_fields[i];
+          char *of = (char *)&src + o->off;
+          /* Longest: every byte but the last; garbage after an empty
+           * one, which the pack must not carry. */
+          memset(of, 'A' + (int)i, o->cap);
+          of[others ? o->cap - 1 : 0] = '\0';
+        }
+        /* Bytes after the terminator are garbage, not zeros. */
+        for (size_t i = 0; i < f->cap; i++)
+          sf[i] = (char)('a' + (i * 7 + len) % 26);
+        if (len < f->cap)
+          sf[len] = '\0';
+        check_pack(&src, f->name, len);
+      }
+    }
+  }
+}
+
+/* The block copy unpack uses: for every field size and every count, the
+ * bytes asked for arrive, and nothing is written outside the field (a
+ * stray store into the next field would be hidden in a record: unpack
+ * fills that field afterwards). */
+Test(ring, blk_copy_stays_in_field)
+{
+  static const size_t caps[] = {16, 17, 31, 33, SW_ID_MAX, SW_NAME_MAX,
+                                SW_OP_MAX, SW_URL_MAX, SW_PEER_MAX,
+                                SW_METHOD_MAX, SW_ERRLOG_MAX};
+  char src[SW_URL_MAX], got[SW_URL_MAX + 32];
+
+  for (size_t i = 0; i < sizeof(src); i++)
+    src[i] = (char)('a' + i % 26);
+  for (size_t ci = 0; ci < SW_ARRAY_LEN(caps); ci++) {
+    size_t cap = caps[ci];
+    for (size_t n = 1; n <= cap; n++) {
+      memset(got, GUARD, sizeof(got));
+      sw_span_blk_copy(got + 16, src, n, cap);
+      cr_assert(memcmp(got + 16, src, n) == 0, "cap %zu n %zu", cap, n);
+      cr_assert(all_bytes(got, 16, GUARD), "cap %zu n %zu: before", cap, n);
+      cr_assert(all_bytes(got + 16 + cap, sizeof(got) - 16 - cap, GUARD),
+                "cap %zu n %zu: past the field", cap, n);
+    }
+  }
+}
+
+/* Every string at its longest, with a ref: the most a record can use,
+ * which the cell holds with no store leaving it. */
+Test(ring, pack_longest_record)
+{
+  static struct sw_span_rec src;
+
+  memset(&src, 'x', sizeof(src)); /* no terminator anywhere */
+  src.has_ref = 1;
+  check_pack(&src, "longest", 0);
+  cr_assert_eq(packed_len_ref(&src), offsetof(struct sw_span_packed, str) +
+                                         SW_SPAN_STR_CAPS + SW_REF_STR_CAPS);
+  cr_assert_leq(packed_len_ref(&src), sizeof(struct sw_span_packed));
+  src.has_ref = 0;
+  check_pack(&src, "longest without ref", 0);
+  cr_assert_eq(packed_len_ref(&src),
+               offsetof(struct sw_span_packed, str) + SW_SPAN_STR_CAPS);
+}
+
+/* has_ref decides whether the ref's strings are packed (and unpacked):
+ * off, its bytes and the ref's head fields are left alone. */
+Test(ring, pack_ref_only_with_has_ref)
+{
+  static struct sw_span_rec src;
+  static struct guarded_packed g;
+  size_t with, without;
+
+  memset(&src, 0, sizeof(src));
+  strcpy(src.trace_id, "0123456789abcdef0123456789abcdef");
+  strcpy(src.op, "/a");
+  strcpy(src.ref.trace_id, "feedfacefeedfacefeedfacefeedface");
+  strcpy(src.ref.parent_endpoint, "/up");
+  strcpy(src.ref.peer, "10.1.2.3:80");
+  src.ref.parent_span_id = 4;
+  src.has_ref = 1;
+  memset(&g, GUARD, sizeof(g));
+  with = sw_span_pack(&g.p, &src);
+  cr_assert_eq(g.p.ref_parent_span_id, 4);
+  cr_assert_eq(g.p.ref_len.trace_id, 32);
+  cr_assert_eq(g.p.ref_len.parent_endpoint, 3);
+  cr_assert_eq(g.p.ref_len.parent_service, 0);
+  check_pack(&src, "ref on", 0);
+
+  src.has_ref = 0;
+  memset(&g, GUARD, sizeof(g));
+  without = sw_span_pack(&g.p, &src);
+  cr_assert_eq(with - without, (32 + 1) + 1 + 1 + 1 + (3 + 1) + (11 + 1));
+  cr_assert(all_bytes(&g.p.ref_parent_span_id, sizeof(g.p.ref_parent_span_id),
+                      GUARD));
+  cr_assert(all_bytes(&g.p.ref_len, sizeof(g.p.ref_len), GUARD));
+  check_pack(&src, "ref off", 0);
+}
+
+/* Differential: random records (garbage after terminators, strings that
+ * fill their field, none at all; a ref or not), packed and unpacked,
+ * read as sw_span_copy() leaves them. */
+Test(ring, pack_unpack_matches_span_copy)
+{
+  static struct sw_span_rec src;
+
+  for (int iter = 0; iter < 20000; iter++) {
+    for (size_t i = 0; i < sizeof(src); i++)
+      ((unsigned char *)&src)[i] = (unsigned char)rng();
+    src.has_ref = (uint8_t)(rng() & 1);
+#define RAND_STR(f) rand_str(src.f, sizeof(src.f));
+    SW_SPAN_STRINGS(RAND_STR)
+#define RAND_REF(f) rand_str(src.ref.f, sizeof(src.ref.f));
+    SW_REF_STRINGS(RAND_REF)
+#undef RAND_REF
+#undef RAND_STR
+    check_pack(&src, "iter", (size_t)iter);
+  }
+}
+
+/* A served request's entry span, as conn.c fills it. */
+static void
+served_request(struct sw_span_rec *s)
+{
+  memset(s, 0, sizeof(*s));
+  strcpy(s->trace_id, "5f3c0a1b2c3d4e5f60718293a4b5c6d7");
+  strcpy(s->segment_id, "5f3c0a1b2c3d4e5f60718293a4b5c6d8");
+  s->parent_span_id = -1;
+  s->nspans = 1;
+  s->kind = SW_SPAN_ENTRY;
+  s->layer = SW_LAYER_HTTP;
+  s->component = SW_COMPONENT_HTTP;
+  s->status = 200;
+  s->start_ms = 1700000000000;
+  s->end_ms = 1700000000001;
+  strcpy(s->method, "GET");
+  strcpy(s->op, "/file.txt");
+  strcpy(s->url, "http://127.0.0.1:8080/file.txt");
+  strcpy(s->peer, "127.0.0.1:50000");
+}
+
+/* What the packed form is for: a push of a served request writes the
+ * first 4 cache lines of its cell (its sequence word included), where a
+ * record at fixed offsets spans 7. */
+Test(ring, served_request_touches_4_lines)
+{
+  static struct sw_span_rec s;
+  struct sw_ring r;
+  const unsigned char *c;
+  size_t last = 0;
+
+  served_request(&s);
+  cr_assert_eq(sizeof(struct sw_ring_cell) % 64, 0);
+  cr_assert_eq(offsetof(struct sw_ring_cell, rec), 8);
+  cr_assert_eq(sw_ring_init(&r, 2), 0);
+  memset(r.cells, GUARD, sizeof(r.cells[0]));
+  atomic_store(&r.cells[0].seq, 0);
+  cr_assert_eq(sw_ring_push(&r, &s), 0);
+  c = (const unsigned char *)&r.cells[0];
+  for (size_t i = 0; i < sizeof(r.cells[0]); i++)
+    if (c[i] != GUARD)
+      last = i;
+  cr_log_info("served request: %zu bytes packed, last byte written at %zu "
+              "of the cell: %zu lines",
+              packed_len_ref(&s), last, last / 64 + 1);
+  cr_assert_leq(last, 4 * 64 - 1, "%zu", last);
+  check_pack(&s, "served", 0);
+  sw_ring_destroy(&r);
+}
+
+/* A peeked run over cells of different lengths, the longest included:
+ * each packed record at SW_RING_STRIDE from the last, in its cell, and
+ * unpacking as the record pushed reads. */
+Test(ring, peek_run_over_packed_records)
+{
+  static struct sw_span_rec in[8], out, want;
+  struct sw_ring r;
+  const struct sw_span_packed *p;
+  size_t i;
+
+  cr_assert_eq(sw_ring_init(&r, 8), 0);
+  for (i = 0; i < 8; i++) {
+    served_request(&in[i]);
+    in[i].start_ms += (int64_t)i;
+    if (i % 3 == 1) {
+      memset(&in[i], 'y', sizeof(in[i])); /* every string at its longest */
+      in[i].start_ms = (int64_t)i;
+      in[i].has_ref = 1;
+    } else if (i % 3 == 2) {
+      in[i].has_ref = 1;
+      strcpy(in[i].ref.trace_id, "t");
+      strcpy(in[i].ref.parent_endpoint, "/up");
+      in[i].ref.parent_span_id = (int32_t)i;
+    }
+    cr_assert_eq(sw_ring_push(&r, &in[i]), 0);
+  }
+  cr_assert_eq(sw_ring_peek(&r, &p, 8), 8);
+  for (i = 0; i < 8; i++) {
+    cr_assert_eq((const void *)run_at(p, i), (const void *)&r.cells[i].rec);
+    cr_assert_eq(run_at(p, i)->start_ms, in[i].start_ms);
+    memset(&out, 0, sizeof(out));
+    memset(&want, 0, sizeof(want));
+    sw_span_unpack(&out, run_at(p, i));
+    sw_span_copy(&want, &in[i]);
+    cr_assert(sw_span_same(&out, &want) && sw_span_same(&want, &out),
+              "record %zu", i);
+  }
+  sw_ring_release(&r, 8);
+  sw_ring_destroy(&r);
 }
