@@ -39,7 +39,12 @@
 #include "trace.h"
 
 #define BATCH 256       /* records handed over between two looks at tick() */
-#define BUSY_NAP_MS 20 /* while data flows: batch for this long */
+/* While data flows: batch for this long. A producer ends the nap early
+ * when the ring passes half full, so the length only decides how often
+ * the reporter wakes at rates that do not fill half the ring in it: each
+ * wake-up costs the reporter more than draining what accumulated (at 50k
+ * spans/s, 0.80 µs per span with 20 ms naps, 0.63 with 100 ms). */
+#define BUSY_NAP_MS 100
 #define STATS_PERIOD_MS 60000
 
 static struct sw_ring ring;

@@ -10,8 +10,13 @@
 #include "sw_common.h"
 #include "sw_reporter_api.h"
 
-/* Segments are sent when the last send was at least this long ago... */
-#define SW_REP_SEND_INTERVAL_MS 20
+/* Segments are sent when the last send was at least this long ago...
+ * Every call and every wake-up of the reporter has a fixed cost (on
+ * this project's 2-CPU VM, 20 ms calls cost 1.7 µs per span at 10k
+ * spans/s, 200 ms ones 0.86: BENCHMARKS.md), while a trace that shows
+ * up a fifth of a second later is no worse for it; so a quiet process
+ * sends five times a second, not fifty. */
+#define SW_REP_SEND_INTERVAL_MS 200
 /* ...or at once when this many are waiting: under load, calls of a full
  * batch (a call has a fixed cost of tens of microseconds, which dominates
  * with small batches). */
