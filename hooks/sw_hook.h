@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "conn.h"
+#include "sw_common.h"
 #include "sw_guard.h"
 #include "sw_real.h"
 #include "sw_runtime.h"
@@ -38,11 +39,6 @@ extern _Atomic int sw_setup_state SW_HIDDEN;
     stmt;             \
     sw_tls_busy--;    \
   } while (0)
-
-#define SW_NOINLINE __attribute__((noinline))
-/* Out of line, in .text.unlikely, and never the reason for a frame in the
- * function that calls it. */
-#define SW_COLD __attribute__((noinline, cold))
 
 /* sw_fallback_<name>(params): the raw system call of sw_hooks.def, for a
  * hook entered before the real table exists (another library's

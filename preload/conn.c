@@ -490,12 +490,23 @@ fill_url(struct sw_span_rec *s, const char *host, size_t hlen,
 /* An absolute-form target ("http://[user@]host/path?q", sent to proxies)
  * is split into its authority, without userinfo, and the origin-form
  * rest. Anything else is returned as it is, with auth empty. */
-static const char *
+static SW_COLD const char *absolute_form(const char *t, char *auth,
+                                         size_t cap);
+
+static inline const char *
 origin_form(const char *t, char *auth, size_t cap)
 {
   auth[0] = '\0';
-  if (t[0] == '/' || t[0] == '*')
+  if (SW_LIKELY(t[0] == '/' || t[0] == '*'))
     return t;
+  return absolute_form(t, auth, cap);
+}
+
+/* origin_form() of anything else: out of line, as only requests to a
+ * proxy have it. */
+static const char *
+absolute_form(const char *t, char *auth, size_t cap)
+{
   const char *p = strstr(t, "://");
   if (!p || p - t > 8)
     return t;

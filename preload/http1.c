@@ -228,6 +228,8 @@ chunk_begin(struct sw_h1 *p)
   p->line_len = 0;
 }
 
+static int head_end_other(struct sw_h1 *p) SW_NOINLINE;
+
 /* The blank line ending a head was read. Decides how the body is framed
  * (RFC 9112 section 6.3) and returns the event flags, 0 when a 1xx head
  * was skipped, or SW_H1_ERROR. */
@@ -239,10 +241,10 @@ head_end(struct sw_h1 *p)
   int64_t cl = m->content_length;
 
   p->line_len = 0;
-  if (!(p->flags & (F_TE | F_CLOSE)) &&
-      (p->kind == SW_H1_REQUEST ||
-       (status >= 200 && status != 204 && status != 304 && !p->no_body &&
-        cl >= 0))) {
+  if (SW_LIKELY(!(p->flags & (F_TE | F_CLOSE)) &&
+                (p->kind == SW_H1_REQUEST ||
+                 (status >= 200 && status != 204 && status != 304 &&
+                  !p->no_body && cl >= 0)))) {
     /* The usual head, which the rest comes to as well: no
      * Transfer-Encoding or Connection: close, and for a response a
      * Content-Length and a body to go with it. */
@@ -255,6 +257,17 @@ head_end(struct sw_h1 *p)
     }
     return SW_H1_HEAD | msg_done(p);
   }
+  return head_end_other(p);
+}
+
+/* head_end() for every other head (chunked, close-delimited, 1xx, 101,
+ * no body): out of line, as its code is bigger than the usual case's. */
+static int
+head_end_other(struct sw_h1 *p)
+{
+  struct sw_h1_msg *m = &p->msg;
+  int status = m->status;
+
   m->chunked = (p->flags & (F_TE | F_TE_CHUNKED)) == (F_TE | F_TE_CHUNKED);
   if (p->flags & F_CLOSE)
     m->keep_alive = 0;
@@ -314,6 +327,20 @@ head_end(struct sw_h1 *p)
   return SW_H1_HEAD;
 }
 
+/* The value of header h (H_NONE: one not looked at) starts: the state
+ * its bytes are read in. */
+static inline void
+value_begin(struct sw_h1 *p, int h)
+{
+  p->hdr = (uint8_t)h;
+  p->value_len = 0;
+  p->vtrim = 0;
+  p->num = 0;
+  p->tok_len = 0;
+  p->flags &= (uint16_t)~F_TOK_PARAM;
+  p->sub = CL_PRE;
+}
+
 /* A ':' ended a header name: pick what to do with its value. */
 static void
 header_begin(struct sw_h1 *p)
@@ -332,13 +359,7 @@ header_begin(struct sw_h1 *p)
     h = H_TE;
   else if (len == 10 && memcmp(n, "connection", 10) == 0)
     h = H_CONN;
-  p->hdr = (uint8_t)h;
-  p->value_len = 0;
-  p->vtrim = 0;
-  p->num = 0;
-  p->tok_len = 0;
-  p->flags &= (uint16_t)~F_TOK_PARAM;
-  p->sub = CL_PRE;
+  value_begin(p, h);
   p->state = h == H_NONE ? S_HDR_SKIP : S_HDR_OWS;
 }
 
@@ -623,6 +644,16 @@ find_lf(const unsigned char *buf, const unsigned char *q,
   return memchr(q, '\n', (size_t)(end - q));
 }
 
+/* find_lf() for a header line longer than the 48 bytes that
+ * header_lines() looks at in line: out of line, so that the usual lines'
+ * code stays short. */
+static SW_NOINLINE const unsigned char *
+find_lf_call(const unsigned char *buf, const unsigned char *q,
+             const unsigned char *end)
+{
+  return find_lf(buf, q, end);
+}
+
 #ifdef __SSE2__
 /* Bit k set when byte k of x is not a letter, a digit or '-', which is
  * what header names are nearly always made of; bits 16 and up are all
@@ -712,12 +743,12 @@ copy_short(char *dst, const unsigned char *src, size_t n,
            const unsigned char *end)
 {
 #ifdef __SSE2__
-  if (n <= 16 && end - src >= 16) {
+  if (SW_LIKELY(n <= 16 && end - src >= 16)) {
     _mm_storeu_si128((__m128i *)(void *)dst,
                      _mm_loadu_si128((const __m128i *)(const void *)src));
     return;
   }
-  if (n <= 32 && end - src >= 32) {
+  if (SW_LIKELY(n <= 32 && end - src >= 32)) {
     __m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
     __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 16));
     _mm_storeu_si128((__m128i *)(void *)dst, a);
@@ -761,12 +792,22 @@ header_kind(const struct sw_h1 *p, const unsigned char *s, size_t n)
   return H_NONE;
 }
 
-/* Spaces from q on; end when the buffer ends with them. */
-static const unsigned char *
-skip_spaces(const unsigned char *q, const unsigned char *end)
+/* skip_spaces() past its first space. */
+static SW_COLD const unsigned char *
+skip_more_spaces(const unsigned char *q, const unsigned char *end)
 {
   while (q < end && *q == ' ')
     q++;
+  return q;
+}
+
+/* Spaces from q on; end when the buffer ends with them. Plain lines have
+ * none where this is asked: the loop is out of line. */
+HOT_INLINE const unsigned char *
+skip_spaces(const unsigned char *q, const unsigned char *end)
+{
+  if (SW_UNLIKELY(q < end && *q == ' '))
+    return skip_more_spaces(q + 1, end);
   return q;
 }
 
@@ -781,7 +822,7 @@ request_line(struct sw_h1 *p, const unsigned char *s,
   const unsigned char *q = s, *t, *e;
   size_t mlen, tlen, take;
 
-  if (end - s >= 4 && load32(s) == load32("GET ")) {
+  if (SW_LIKELY(end - s >= 4 && load32(s) == load32("GET "))) {
     q = s + 3;
   } else {
     /* One byte more than a method may have, to see it is too long. */
@@ -791,28 +832,29 @@ request_line(struct sw_h1 *p, const unsigned char *s,
       q++;
   }
   mlen = (size_t)(q - s);
-  if (mlen == 0 || mlen > SW_METHOD_MAX - 1 || q == end || *q != ' ')
+  if (SW_UNLIKELY(mlen == 0 || mlen > SW_METHOD_MAX - 1 || q == end ||
+                  *q != ' '))
     return NULL;
   t = q = skip_spaces(q + 1, end);
   q = skip_target(q, end);
   tlen = (size_t)(q - t);
-  if (tlen == 0 || q == end || *q != ' ')
+  if (SW_UNLIKELY(tlen == 0 || q == end || *q != ' '))
     return NULL;
   q = skip_spaces(q + 1, end);
   /* "HTTP/1.x" and LF or CRLF: the line's only LF. */
-  if (end - q < 9 || !is_version(q))
+  if (SW_UNLIKELY(end - q < 9 || !is_version(q)))
     return NULL;
-  if (q[8] == '\n')
-    e = q + 8;
-  else if (q[8] == '\r' && end - q >= 10 && q[9] == '\n')
+  if (SW_LIKELY(q[8] == '\r' && end - q >= 10 && q[9] == '\n'))
     e = q + 9;
+  else if (q[8] == '\n')
+    e = q + 8;
   else
     return NULL;
-  if (e - s > SW_H1_MAX_LINE)
+  if (SW_UNLIKELY(e - s > SW_H1_MAX_LINE))
     return NULL;
 
   /* A whole method array when the buffer has the bytes: one move. */
-  if (end - s >= (ptrdiff_t)sizeof(m->method))
+  if (SW_LIKELY(end - s >= (ptrdiff_t)sizeof(m->method)))
     memcpy(m->method, s, sizeof(m->method));
   else
     memcpy(m->method, s, mlen);
@@ -838,22 +880,22 @@ status_line(struct sw_h1 *p, const unsigned char *s,
   int status;
 
   /* "HTTP/1.1 200\n" is the shortest. */
-  if (end - s < 13 || !is_version(s) || s[8] != ' ')
+  if (SW_UNLIKELY(end - s < 13 || !is_version(s) || s[8] != ' '))
     return NULL;
   q = s + 9;
-  if (*q == ' ') {
+  if (SW_UNLIKELY(*q == ' ')) {
     q = skip_spaces(q, end);
     if (end - q < 4)
       return NULL;
   }
-  if (q[0] < '0' || q[0] > '9' || q[1] < '0' || q[1] > '9' ||
-      q[2] < '0' || q[2] > '9')
+  if (SW_UNLIKELY(q[0] < '0' || q[0] > '9' || q[1] < '0' || q[1] > '9' ||
+                  q[2] < '0' || q[2] > '9'))
     return NULL;
   status = (q[0] - '0') * 100 + (q[1] - '0') * 10 + (q[2] - '0');
-  if (status < 100)
+  if (SW_UNLIKELY(status < 100))
     return NULL;
   /* Then CRLF, LF, or a space and a reason phrase of any bytes. */
-  if (q[3] == ' ')
+  if (SW_LIKELY(q[3] == ' '))
     e = find_lf(s, q + 4, end);
   else if (q[3] == '\n')
     e = q + 3;
@@ -861,7 +903,7 @@ status_line(struct sw_h1 *p, const unsigned char *s,
     e = q + 4;
   else
     return NULL;
-  if (!e || e - s > SW_H1_MAX_LINE)
+  if (SW_UNLIKELY(!e || e - s > SW_H1_MAX_LINE))
     return NULL;
   p->msg.version_minor = s[7] - '0';
   p->msg.status = status;
@@ -913,11 +955,11 @@ plain_length(struct sw_h1 *p, const unsigned char *v, const unsigned char *e)
   if (e > v && e[-1] == '\r')
     e--;
   /* Up to 18 digits cannot overflow; longer values go to cl_byte(). */
-  if (v == e || e - v > 18)
+  if (SW_UNLIKELY(v == e || e - v > 18))
     return 0;
   for (; v < e; v++) {
     unsigned d = (unsigned)*v - '0';
-    if (d > 9)
+    if (SW_UNLIKELY(d > 9))
       return 0;
     num = num * 10 + (int64_t)d;
   }
@@ -940,12 +982,12 @@ string_value(struct sw_h1 *p, int h, const unsigned char *v,
   t = (size_t)(e - v);
   if (h == H_HOST) {
     p->flags |= F_HOST;
-    if (t > SW_H1_HOST_MAX - 1)
+    if (SW_UNLIKELY(t > SW_H1_HOST_MAX - 1))
       t = SW_H1_HOST_MAX - 1;
     dst = m->host;
   } else {
     m->sw8_present = 1;
-    if (t > SW_H1_SW8_MAX - 1) {
+    if (SW_UNLIKELY(t > SW_H1_SW8_MAX - 1)) {
       m->sw8_too_long = 1;
       t = 0;
     }
@@ -956,6 +998,25 @@ string_value(struct sw_h1 *p, int h, const unsigned char *v,
   p->last_hdr = (uint8_t)h;
 }
 
+/* A Content-Length, Connection or Transfer-Encoding value [v, e] (its LF
+ * included) that is not a plain one, as the byte machine reads it: the
+ * LF ends the value, and the header. Returns like header_value(). */
+static SW_COLD int
+header_value_bytes(struct sw_h1 *p, int h, const unsigned char *v,
+                   const unsigned char *e)
+{
+  value_begin(p, h);
+  if (h == H_CL) {
+    for (; v <= e; v++)
+      if (cl_byte(p, *v) < 0)
+        return -1;
+  } else {
+    for (; v <= e; v++)
+      tok_byte(p, *v);
+  }
+  return 0;
+}
+
 /* The value of a captured header h, from just after the colon to the LF
  * at e; the buffer goes on to end. Returns 0, or -1 on an error (a bad
  * Content-Length value, found exactly as the byte machine finds it). */
@@ -963,9 +1024,9 @@ HOT_INLINE int
 header_value(struct sw_h1 *p, int h, const unsigned char *v,
              const unsigned char *e, const unsigned char *end)
 {
-  if (*v == ' ')
+  if (SW_LIKELY(*v == ' '))
     v++;
-  if (*v <= ' ')
+  if (SW_UNLIKELY(*v <= ' '))
     while (is_ows(*v))
       v++;
   switch (h) {
@@ -974,8 +1035,8 @@ header_value(struct sw_h1 *p, int h, const unsigned char *v,
     string_value(p, h, v, e, end);
     return 0;
   case H_CL:
-    if (plain_length(p, v, e)) {
-      if (cl_commit(p) < 0)
+    if (SW_LIKELY(plain_length(p, v, e))) {
+      if (SW_UNLIKELY(cl_commit(p) < 0))
         return -1;
       p->last_hdr = H_CL;
       return 0;
@@ -988,24 +1049,8 @@ header_value(struct sw_h1 *p, int h, const unsigned char *v,
     }
     break;
   }
-  /* Anything else as the byte machine reads it, the LF too: it ends the
-   * value, and the header. */
-  p->hdr = (uint8_t)h;
-  p->value_len = 0;
-  p->vtrim = 0;
-  p->num = 0;
-  p->tok_len = 0;
-  p->flags &= (uint16_t)~F_TOK_PARAM;
-  p->sub = CL_PRE;
-  if (h == H_CL) {
-    for (; v <= e; v++)
-      if (cl_byte(p, *v) < 0)
-        return -1;
-  } else {
-    for (; v <= e; v++)
-      tok_byte(p, *v);
-  }
-  return 0;
+  /* Anything else as the byte machine reads it. */
+  return header_value_bytes(p, h, v, e);
 }
 
 /* A header line at l, whole in the buffer [s, end): stores its name's
@@ -1071,8 +1116,8 @@ header_lines(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len)
           (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(x2, nl)) << 16;
       /* At most 16, as bits 16 and up are set. */
       n = (size_t)(unsigned)__builtin_ctzl(not_alpha_dash(x));
-      if (l[n] == ':' && n != 0) {
-        if (lfs) {
+      if (SW_LIKELY(l[n] == ':' && n != 0)) {
+        if (SW_LIKELY(lfs)) {
           lf = l + (unsigned)__builtin_ctzl(lfs);
         } else if (end - l >= 48 &&
                    (lfs = (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(
@@ -1082,7 +1127,7 @@ header_lines(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len)
           /* Lines up to 48 bytes (dates) without a loop. */
           lf = l + 32 + (unsigned)__builtin_ctzl(lfs);
         } else {
-          lf = find_lf(s, l + 32, end);
+          lf = find_lf_call(s, l + 32, end);
           if (!lf || lf - l > SW_H1_MAX_LINE)
             break;
         }
@@ -1102,7 +1147,7 @@ header_lines(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len)
           (unsigned long)_mm_movemask_epi8(_mm_cmpeq_epi8(x2, nl))
               << (l2 - l);
       n = (size_t)(unsigned)__builtin_ctzl(not_alpha_dash(x));
-      if (lfs && l[n] == ':' && n != 0) {
+      if (SW_LIKELY(lfs && l[n] == ':' && n != 0)) {
         lf = l + (unsigned)__builtin_ctzl(lfs);
         goto line;
       }
@@ -1122,7 +1167,7 @@ header_lines(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len)
     if (CAPTURED_LENGTHS >> (n & 31) & 1) {
       int h = header_kind(p, l, n);
       if (h != H_NONE) {
-        if (header_value(p, h, l + n + 1, lf, end) < 0)
+        if (SW_UNLIKELY(header_value(p, h, l + n + 1, lf, end) < 0))
           return (size_t)-1;
         l = lf + 1;
         continue;
@@ -1175,12 +1220,31 @@ static int feed_bytes(struct sw_h1 *p, const unsigned char *s, size_t i,
                       size_t len, size_t *consumed)
     __attribute__((noinline));
 
+/* feed_head()'s ways out to the byte machine (a head not all in the
+ * buffer, a line that is not a plain one, a 1xx) and to the error state:
+ * cold, so that they and the blocks that lead to them are laid out away
+ * from the lines a whole head runs through. */
+static SW_COLD int
+feed_head_rest(struct sw_h1 *p, const unsigned char *s, size_t i, size_t len,
+               size_t *consumed)
+{
+  return feed_bytes(p, s, i, len, consumed);
+}
+
+static SW_COLD int
+feed_head_error(struct sw_h1 *p, size_t len, size_t *consumed)
+{
+  p->state = S_ERROR;
+  *consumed = len;
+  return SW_H1_ERROR;
+}
+
 /* sw_h1_feed() at S_IDLE with len > 0: the usual case, a whole head in
  * the buffer, read in one go up to its event. Where it cannot go on (a
  * line not all there or not a plain one), the state is as the byte
  * machine would leave it at the start of that line, and feed_bytes()
  * takes the rest. */
-static int __attribute__((noinline))
+static SW_NOINLINE int
 feed_head(struct sw_h1 *p, const unsigned char *s, size_t len,
           size_t *consumed)
 {
@@ -1199,26 +1263,22 @@ feed_head(struct sw_h1 *p, const unsigned char *s, size_t len,
   next = p->kind == SW_H1_REQUEST ? request_line(p, l, end)
                                   : status_line(p, l, end);
   if (!next || next == end)
-    return feed_bytes(p, s, (size_t)((next ? next : l) - s), len, consumed);
+    return feed_head_rest(p, s, (size_t)((next ? next : l) - s), len,
+                          consumed);
   i = header_lines(p, s, (size_t)(next - s), len);
-  if (i == (size_t)-1) {
-    p->state = S_ERROR;
-    *consumed = len;
-    return SW_H1_ERROR;
-  }
+  if (i == (size_t)-1)
+    return feed_head_error(p, len, consumed);
   if (len - i >= 2 && s[i] == '\r' && s[i + 1] == '\n')
     i += 2;
   else if (i < len && s[i] == '\n')
     i++;
   else
-    return feed_bytes(p, s, i, len, consumed);
+    return feed_head_rest(p, s, i, len, consumed);
   ev = head_end(p);
   if (ev == 0) /* an interim response: the final one follows */
-    return feed_bytes(p, s, i, len, consumed);
-  if (ev < 0) {
-    p->state = S_ERROR;
-    i = len;
-  }
+    return feed_head_rest(p, s, i, len, consumed);
+  if (ev < 0)
+    return feed_head_error(p, len, consumed);
   *consumed = i;
   return ev;
 }

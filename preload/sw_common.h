@@ -26,6 +26,13 @@
 
 #define SW_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SW_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SW_NOINLINE __attribute__((noinline))
+/* Out of line, in .text.unlikely, and never the reason for a frame in the
+ * function that calls it: a rare path of a function that runs on every
+ * request, whose code would otherwise sit between the lines the usual
+ * path executes (every line of code a request touches is an instruction
+ * cache line that the application's own code loses). */
+#define SW_COLD __attribute__((noinline, cold))
 #define SW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define SW_CACHELINE 64
 
