@@ -30,6 +30,40 @@ PRELOAD = os.environ.get("SW_TEST_PRELOAD",
                          os.path.join(BUILD_DIR, "libswpreload.so"))
 PYTHON = "/usr/bin/python3"
 
+# The start of a python script whose socketserver-based server a test
+# stops with SIGINT and expects to exit cleanly (status 0, through its
+# exit handlers, so through the agent's exit flush). SIGINT stops every
+# server's serve_forever() from another thread instead of raising
+# KeyboardInterrupt: an exception raised while the main thread happens to
+# run a weakref callback or a __del__ is printed and dropped by Python
+# ("Exception ignored in"), and the server would keep running. The
+# handler is installed first thing, also for a test run with SIGINT
+# ignored (a background job of a shell without job control, which python
+# would otherwise leave ignored), and a server that starts serving after
+# the signal returns at once.
+PY_SIGINT_STOPS_SERVERS = r'''
+import signal, socketserver, threading
+_servers, _stopping = [], []
+def _stop(*_):
+    _stopping.append(1)
+    for s in list(_servers):
+        threading.Thread(target=s.shutdown, daemon=True).start()
+signal.signal(signal.SIGINT, _stop)
+_serve_forever = socketserver.BaseServer.serve_forever
+def _serve(self, *a, **k):
+    _servers.append(self)
+    if not _stopping:
+        _serve_forever(self, *a, **k)
+socketserver.BaseServer.serve_forever = _serve
+'''
+
+# python3 -m http.server [args] that SIGINT stops cleanly (above).
+PY_HTTP_SERVER = PY_SIGINT_STOPS_SERVERS + '''
+import runpy, sys
+sys.argv[0] = "http.server"
+runpy.run_module("http.server", run_name="__main__", alter_sys=True)
+'''
+
 
 def free_port():
     """A port that was free a moment ago (bind 0, read, close)."""

@@ -22,8 +22,8 @@ import time
 
 import pytest
 
-from conftest import (BUILD_DIR, PYTHON, free_port, http_requests, sw_env,
-                      wait_port, wait_until)
+from conftest import (BUILD_DIR, PY_HTTP_SERVER, PYTHON, free_port,
+                      http_requests, sw_env, wait_port, wait_until)
 from swtest_collector import Collector, KafkaBackend
 
 WAIT = 90
@@ -49,22 +49,13 @@ def proto_env(proto, backend, service, **extra):
     return env
 
 
-# python3 -m http.server, with SIGINT raising KeyboardInterrupt even when
-# the test runs with SIGINT ignored (a background job of a shell without
-# job control): python would then leave it ignored.
-SERVE = ('import runpy, signal, sys\n'
-         'signal.signal(signal.SIGINT, signal.default_int_handler)\n'
-         'sys.argv[0] = "http.server"\n'
-         'runpy.run_module("http.server", run_name="__main__")\n')
-
-
 def start_server(procs, env, tmp_path):
     www = tmp_path / 'www'
     www.mkdir(exist_ok=True)
     for name in PAGES:
         (www / name).write_text('hello\n')
     port = free_port()
-    p = procs.start([PYTHON, '-c', SERVE, '--bind', '127.0.0.1',
+    p = procs.start([PYTHON, '-c', PY_HTTP_SERVER, '--bind', '127.0.0.1',
                      '--directory', str(www), str(port)], env=env)
     wait_port(port, p)
     return p, port
@@ -76,8 +67,9 @@ def requests_ok(port, path, n):
 
 
 def stop_with_exit_handlers(p):
-    """SIGINT: http.server leaves through sys.exit(0), so the exit flush
-    and the final stats line run. Returns the stderr text."""
+    """SIGINT: http.server stops serving and returns (conftest's
+    PY_HTTP_SERVER), so the exit flush and the final stats line run.
+    Returns the stderr text."""
     p.send_signal(signal.SIGINT)
     try:
         p.wait(60)

@@ -42,7 +42,8 @@ import subprocess
 
 import pytest
 
-from conftest import (PRELOAD, PYTHON, entry_spans, free_port, http_requests,
+from conftest import (PRELOAD, PY_HTTP_SERVER, PY_SIGINT_STOPS_SERVERS,
+                      PYTHON, entry_spans, free_port, http_requests,
                       nginx_bin, spans_of, sw_env, tags, wait_port,
                       wait_until)
 
@@ -64,9 +65,8 @@ SECRETS = {
 
 # A threaded HTTP/1.1 server that answers every GET (origin or absolute
 # form) with a Set-Cookie header, as an application or a proxy would.
-SERVER = r'''
-import http.server, signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
+SERVER = PY_SIGINT_STOPS_SERVERS + r'''
+import http.server, sys
 SETCOOKIE = sys.argv[2]
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -80,10 +80,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
-try:
-    srv.serve_forever()
-except KeyboardInterrupt:
-    pass
+srv.serve_forever()
 '''
 
 # A urllib client: argv[1] is a JSON list of [url, headers, proxy].
@@ -496,16 +493,6 @@ def warnings_of(text):
     return out
 
 
-# python3 -m http.server, with SIGINT turned back into KeyboardInterrupt:
-# a process started in the background by a non-interactive shell inherits
-# SIGINT ignored, and Python then leaves it ignored.
-HTTP_SERVER_MAIN = (
-    "import runpy, signal, sys; "
-    "signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.argv[0] = 'http.server'; "
-    "runpy.run_module('http.server', run_name='__main__', alter_sys=True)")
-
-
 def run_hostile(procs, tmp_path, collector, values, expect_spans=True):
     """Starts python http.server with the SW_* values given (the rest of
     the environment as sw_env makes it), serves one request, and checks
@@ -516,7 +503,7 @@ def run_hostile(procs, tmp_path, collector, values, expect_spans=True):
     port = free_port()
     env = sw_env(collector, "hz-hostile")
     env.update(values)
-    p = procs.start([PYTHON, "-c", HTTP_SERVER_MAIN, "--bind", "127.0.0.1",
+    p = procs.start([PYTHON, "-c", PY_HTTP_SERVER, "--bind", "127.0.0.1",
                      "--directory", str(www), str(port)], env=env)
     wait_port(port, p)
     run_hostile.n = getattr(run_hostile, "n", 0) + 1
