@@ -83,24 +83,42 @@ sw_seg_free(struct sw_seg *s)
   free(s);
 }
 
+/* A block from a free list of blocks of one size, or a new one of size
+ * bytes (NULL when out of memory). */
+static struct sw_seg *
+block_take(struct sw_seg **list, uint32_t *n, size_t size)
+{
+  struct sw_seg *s = *list;
+
+  if (!s)
+    return malloc(size);
+  *list = s->next;
+  (*n)--;
+  return s;
+}
+
+/* Keeps s on a free list for reuse: 1, or 0 when the list is full. */
+static int
+block_keep(struct sw_seg **list, uint32_t *n, struct sw_seg *s)
+{
+  if (*n >= SW_ASM_FREE_MAX)
+    return 0;
+  s->next = *list;
+  *list = s;
+  (*n)++;
+  return 1;
+}
+
 void
 sw_asm_recycle(struct sw_asm *a, struct sw_seg *s)
 {
   if (!s)
     return;
-  if (s->inline_spans && a->nfree < SW_ASM_FREE_MAX) {
-    s->next = a->free_list;
-    a->free_list = s;
-    a->nfree++;
+  if (s->inline_spans && block_keep(&a->free_list, &a->nfree, s))
     return;
-  }
   if (s->enc && s->enc_cap == SW_ASM_ENC_INLINE &&
-      a->nfree_enc < SW_ASM_FREE_MAX) {
-    s->next = a->free_enc;
-    a->free_enc = s;
-    a->nfree_enc++;
+      block_keep(&a->free_enc, &a->nfree_enc, s))
     return;
-  }
   sw_seg_free(s);
 }
 
@@ -111,27 +129,25 @@ sw_seg_bytes(const struct sw_seg *s)
          s->enc_cap;
 }
 
+/* Frees every segment of a list linked by next. */
+static void
+free_chain(struct sw_seg *s)
+{
+  struct sw_seg *next;
+
+  for (; s; s = next) {
+    next = s->next;
+    sw_seg_free(s);
+  }
+}
+
 void
 sw_asm_destroy(struct sw_asm *a)
 {
-  struct sw_seg *s, *next;
-
-  for (s = a->open_head; s; s = next) {
-    next = s->next;
-    sw_seg_free(s);
-  }
-  for (s = a->q_head; s; s = next) {
-    next = s->next;
-    sw_seg_free(s);
-  }
-  for (s = a->free_list; s; s = next) {
-    next = s->next;
-    sw_seg_free(s);
-  }
-  for (s = a->free_enc; s; s = next) {
-    next = s->next;
-    sw_seg_free(s);
-  }
+  free_chain(a->open_head);
+  free_chain(a->q_head);
+  free_chain(a->free_list);
+  free_chain(a->free_enc);
   sw_buf_free(&a->scratch);
   free(a->buckets);
   memset(a, 0, sizeof(*a));
@@ -357,13 +373,7 @@ take_encoded(struct sw_asm *a, const struct sw_span_rec *r)
     return NULL;
   if (SW_LIKELY(b->len <= SW_ASM_ENC_INLINE)) {
     cap = SW_ASM_ENC_INLINE;
-    s = a->free_enc;
-    if (s) {
-      a->free_enc = s->next;
-      a->nfree_enc--;
-    } else {
-      s = malloc(SW_ASM_ENC_BLOCK);
-    }
+    s = block_take(&a->free_enc, &a->nfree_enc, SW_ASM_ENC_BLOCK);
   } else {
     cap = b->len;
     s = malloc(sizeof(*s) + cap);
@@ -383,16 +393,11 @@ take_encoded(struct sw_asm *a, const struct sw_span_rec *r)
 static struct sw_seg *
 take_record(struct sw_asm *a, const struct sw_span_rec *r)
 {
-  struct sw_seg *s = a->free_list;
+  struct sw_seg *s = block_take(&a->free_list, &a->nfree,
+                                sizeof(*s) + sizeof(struct sw_span_rec));
 
-  if (s) {
-    a->free_list = s->next;
-    a->nfree--;
-  } else {
-    s = malloc(sizeof(*s) + sizeof(struct sw_span_rec));
-    if (!s)
-      return NULL;
-  }
+  if (!s)
+    return NULL;
   memset(s, 0, sizeof(*s));
   s->spans = (struct sw_span_rec *)(s + 1);
   s->inline_spans = 1;
