@@ -473,18 +473,26 @@ rnd(uint32_t n)
 
 /* Compares two finished segments field by field (the hash is the table's
  * business, and a record's ref only counts with has_ref). */
+/* What two segments share whatever holds their spans: counts, flags
+ * and timers. */
 static void
-same_segment(const struct sw_seg *x, const struct sw_seg *y, int step)
+same_segment_head(const struct sw_seg *x, const struct sw_seg *y, int step)
 {
   cr_assert_eq(x->n, y->n, "step %d", step);
-  cr_assert_eq(x->cap, y->cap, "step %d", step);
   cr_assert_eq(x->seen, y->seen, "step %d", step);
   cr_assert_eq(x->nspans, y->nspans, "step %d", step);
-  cr_assert_eq(x->has_root, y->has_root, "step %d", step);
   cr_assert_eq(x->partial, y->partial, "step %d", step);
   cr_assert_eq(x->size_limited, y->size_limited, "step %d", step);
   cr_assert_eq(x->first_ms, y->first_ms, "step %d", step);
   cr_assert_eq(x->deadline_ms, y->deadline_ms, "step %d", step);
+}
+
+static void
+same_segment(const struct sw_seg *x, const struct sw_seg *y, int step)
+{
+  same_segment_head(x, y, step);
+  cr_assert_eq(x->cap, y->cap, "step %d", step);
+  cr_assert_eq(x->has_root, y->has_root, "step %d", step);
   cr_assert_eq(sw_seg_bytes(x), sw_seg_bytes(y), "step %d", step);
   for (uint32_t i = 0; i < x->n; i++) {
     const struct sw_span_rec *p = &x->spans[i], *q = &y->spans[i];
@@ -493,19 +501,58 @@ same_segment(const struct sw_seg *x, const struct sw_seg *y, int step)
   }
 }
 
+/* The state of two assemblers fed the same stream, but for the bytes
+ * their queues hold (which differ when one encodes segments). */
 static void
-same_state(const struct sw_asm *x, const struct sw_stats *sx,
-           const struct sw_asm *y, const struct sw_stats *sy, int step)
+same_counts(const struct sw_asm *x, const struct sw_stats *sx,
+            const struct sw_asm *y, const struct sw_stats *sy, int step)
 {
   cr_assert_eq(x->nopen, y->nopen, "step %d", step);
   cr_assert_eq(x->nqueued, y->nqueued, "step %d", step);
-  cr_assert_eq(x->qbytes, y->qbytes, "step %d", step);
   cr_assert_eq(x->next_deadline, y->next_deadline, "step %d", step);
   cr_assert_eq(x->dropped_full, y->dropped_full, "step %d", step);
   cr_assert_eq(x->dropped_noroot, y->dropped_noroot, "step %d", step);
   cr_assert_eq(x->dropped_nomem, y->dropped_nomem, "step %d", step);
   cr_assert_eq(sx->segments_dropped, sy->segments_dropped, "step %d", step);
   cr_assert_eq(sx->segments_partial, sy->segments_partial, "step %d", step);
+}
+
+static void
+same_state(const struct sw_asm *x, const struct sw_stats *sx,
+           const struct sw_asm *y, const struct sw_stats *sy, int step)
+{
+  same_counts(x, sx, y, sy, step);
+  cr_assert_eq(x->qbytes, y->qbytes, "step %d", step);
+}
+
+/* A record of the random stream at now: few segment ids, so ids come
+ * back; roots announcing one span (the one-span shortcut's case) often,
+ * also while records of the same id are open; statuses below
+ * status_max. */
+static struct sw_span_rec
+stream_record(int64_t now, uint32_t status_max)
+{
+  struct sw_span_rec r = rec((int)rnd(12), 0, -1, 1);
+  uint32_t kind = rnd(10);
+
+  if (kind < 5) {
+    r.nspans = (int32_t)rnd(2); /* 0 or 1: a whole segment */
+  } else if (kind < 7) {
+    r.nspans = 2 + (int32_t)rnd(3);
+  } else {
+    r.span_id = 1 + (int32_t)rnd(4);
+    r.parent_span_id = 0;
+    r.nspans = 0;
+  }
+  r.status = (int32_t)rnd(status_max);
+  r.start_ms = now;
+  snprintf(r.op, sizeof(r.op), "/op/%u", rnd(1000));
+  r.has_ref = (uint8_t)(rnd(2));
+  if (r.has_ref)
+    snprintf(r.ref.trace_id, sizeof(r.ref.trace_id), "ref%u", rnd(1000));
+  else
+    memset(&r.ref, 0x5a, sizeof(r.ref)); /* must not matter */
+  return r;
 }
 
 /* The same random stream of records, timer runs, pops and closes through
@@ -540,30 +587,8 @@ Test(assemble, fast_path_matches_general_path)
       uint32_t op = rnd(100);
 
       if (op < 80) {
-        /* Few segment ids, so ids come back; roots announcing one span
-         * (the shortcut's case) often, also while records of the same id
-         * are open. */
-        struct sw_span_rec r = rec((int)rnd(12), 0, -1, 1);
-        uint32_t kind = rnd(10);
+        struct sw_span_rec r = stream_record(now, 600);
 
-        if (kind < 5) {
-          r.nspans = (int32_t)rnd(2); /* 0 or 1: a whole segment */
-        } else if (kind < 7) {
-          r.nspans = 2 + (int32_t)rnd(3);
-        } else {
-          r.span_id = 1 + (int32_t)rnd(4);
-          r.parent_span_id = 0;
-          r.nspans = 0;
-        }
-        r.status = (int32_t)rnd(600);
-        r.start_ms = now;
-        snprintf(r.op, sizeof(r.op), "/op/%u", rnd(1000));
-        r.has_ref = (uint8_t)(rnd(2));
-        if (r.has_ref)
-          snprintf(r.ref.trace_id, sizeof(r.ref.trace_id), "ref%u",
-                   rnd(1000));
-        else
-          memset(&r.ref, 0x5a, sizeof(r.ref)); /* must not matter */
         sw_asm_add(&fa, &r, now);
         sw_asm_add(&ga, &r, now);
       } else if (op < 88) {
@@ -888,20 +913,8 @@ Test(assemble, encoded_matches_record_path)
       uint32_t op = rnd(100);
 
       if (op < 80) {
-        struct sw_span_rec r = rec((int)rnd(12), 0, -1, 1);
-        uint32_t kind = rnd(10);
+        struct sw_span_rec r = stream_record(now, 700);
 
-        if (kind < 5) {
-          r.nspans = (int32_t)rnd(2);
-        } else if (kind < 7) {
-          r.nspans = 2 + (int32_t)rnd(3);
-        } else {
-          r.span_id = 1 + (int32_t)rnd(4);
-          r.parent_span_id = 0;
-          r.nspans = 0;
-        }
-        r.status = (int32_t)rnd(700);
-        snprintf(r.op, sizeof(r.op), "/op/%u", rnd(1000));
         sw_asm_add(&ea, &r, now);
         sw_asm_add(&ra, &r, now);
       } else if (op < 88) {
@@ -915,13 +928,7 @@ Test(assemble, encoded_matches_record_path)
           cr_assert_eq(x == NULL, y == NULL, "step %d", step);
           if (!x)
             break;
-          cr_assert_eq(x->n, y->n, "step %d", step);
-          cr_assert_eq(x->seen, y->seen, "step %d", step);
-          cr_assert_eq(x->nspans, y->nspans, "step %d", step);
-          cr_assert_eq(x->partial, y->partial, "step %d", step);
-          cr_assert_eq(x->size_limited, y->size_limited, "step %d", step);
-          cr_assert_eq(x->first_ms, y->first_ms, "step %d", step);
-          cr_assert_eq(x->deadline_ms, y->deadline_ms, "step %d", step);
+          same_segment_head(x, y, step);
           if (x->enc) {
             n_enc++;
             cr_assert_eq(y->n, 1);
@@ -938,16 +945,7 @@ Test(assemble, encoded_matches_record_path)
         sw_asm_close_all(&ea);
         sw_asm_close_all(&ra);
       }
-      cr_assert_eq(ea.nopen, ra.nopen, "step %d", step);
-      cr_assert_eq(ea.nqueued, ra.nqueued, "step %d", step);
-      cr_assert_eq(ea.next_deadline, ra.next_deadline, "step %d", step);
-      cr_assert_eq(ea.dropped_full, ra.dropped_full, "step %d", step);
-      cr_assert_eq(ea.dropped_noroot, ra.dropped_noroot, "step %d", step);
-      cr_assert_eq(ea.dropped_nomem, ra.dropped_nomem, "step %d", step);
-      cr_assert_eq(es.segments_dropped, rs.segments_dropped, "step %d",
-                   step);
-      cr_assert_eq(es.segments_partial, rs.segments_partial, "step %d",
-                   step);
+      same_counts(&ea, &es, &ra, &rs, step);
       {
         size_t qb = 0;
 

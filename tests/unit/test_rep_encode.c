@@ -21,6 +21,7 @@
 #include "encode.h"
 #include "language-agent/Tracing.pb-c.h"
 #include "management/Management.pb-c.h"
+#include "rep_batch.h"
 #include "utf8.h"
 #include "utf8_ref.h"
 #include "xport.h"
@@ -892,21 +893,6 @@ rnd_str(char *a, size_t cap)
   a[i] = '\0';
 }
 
-static int64_t
-rnd_i64(void)
-{
-  switch (rnd() % 4) {
-  case 0:
-    return 0;
-  case 1:
-    return (int64_t)(rnd() % 300) - 10;
-  case 2:
-    return 1700000000000LL + (int64_t)(rnd() % 1000000);
-  default:
-    return (int64_t)rnd();
-  }
-}
-
 #define RND_STR(a) rnd_str((a), sizeof(a))
 
 static void
@@ -1294,13 +1280,12 @@ kafka_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
 static void
 arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
 {
-  static struct sw_span_rec r;
   struct sw_asm enc, recs;
   struct sw_asm_limits lim;
   struct sw_stats es = {0}, rs = {0};
   struct sw_enc_ids ids;
   struct sw_buf a = {0}, b = {0}, ma = {0}, mb = {0};
-  unsigned n_enc = 0, n_heap = 0, n_multi = 0;
+  struct rep_batch_kinds k = {0};
 
   sw_asm_limits_default(&lim);
   cr_assert_eq(sw_asm_init(&enc, &lim, &es), 0);
@@ -1309,43 +1294,9 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
   sw_asm_set_encoder(&enc, fn, &ids);
   for (int round = 0; round < 200; round++) {
     struct sw_seg *x[16], *y[16];
-    size_t n = 0;
+    size_t n = rep_batch(&enc, &recs, round, rnd_arrival, x, y,
+                         SW_ARRAY_LEN(x), &k);
 
-    for (int k = (int)(rnd() % 12); k >= 0; k--) {
-      rnd_arrival(&r);
-      r.has_ref = (uint8_t)(rnd() % 2);
-      if (rnd() % 4 == 0) {
-        /* A segment of two spans: the child, then its root. */
-        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
-                 k);
-        r.span_id = 1;
-        r.parent_span_id = 0;
-        r.nspans = 0;
-        sw_asm_add(&enc, &r, 10);
-        sw_asm_add(&recs, &r, 10);
-        rnd_arrival(&r);
-        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
-                 k);
-        r.nspans = 2;
-      }
-      sw_asm_add(&enc, &r, 10);
-      sw_asm_add(&recs, &r, 10);
-    }
-    cr_assert_eq(sw_asm_queued(&enc), sw_asm_queued(&recs));
-    while (n < SW_ARRAY_LEN(x) && (x[n] = sw_asm_pop(&enc)) != NULL) {
-      y[n] = sw_asm_pop(&recs);
-      cr_assert_not_null(y[n]);
-      if (x[n]->enc) {
-        n_enc++;
-        n_heap += x[n]->enc_cap != SW_ASM_ENC_INLINE;
-        cr_assert_null(x[n]->spans);
-        cr_assert_eq(x[n]->n, 1);
-      } else {
-        n_multi++;
-        cr_assert_gt(x[n]->n, 1);
-      }
-      n++;
-    }
     if (!kafka) {
       a.len = b.len = 0;
       cr_assert_eq(sw_xport_grpc_body(&a, x, n, &ids), 0);
@@ -1371,10 +1322,10 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
     }
   }
   /* Every kind was seen. */
-  cr_assert_gt(n_enc, 100);
-  cr_assert_gt(n_heap, 0);
-  cr_assert_lt(n_heap, n_enc);
-  cr_assert_gt(n_multi, 10);
+  cr_assert_gt(k.enc, 100);
+  cr_assert_gt(k.heap, 0);
+  cr_assert_lt(k.heap, k.enc);
+  cr_assert_gt(k.multi, 10);
   cr_assert_eq(es.segments_dropped, 0);
   sw_enc_ids_free(&ids);
   sw_buf_free(&a);

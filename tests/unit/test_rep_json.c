@@ -21,6 +21,7 @@
 #include "assemble.h"
 #include "encode.h"
 #include "json.h"
+#include "rep_batch.h"
 #include "utf8.h"
 #include "utf8_ref.h"
 #include "xport.h"
@@ -558,21 +559,6 @@ rnd_arr(char *a, size_t cap)
 
 #define RND_ARR(a) rnd_arr((a), sizeof(a))
 
-static int64_t
-rnd_num(void)
-{
-  switch (rnd() % 4) {
-  case 0:
-    return 0;
-  case 1:
-    return (int64_t)(rnd() % 300) - 10;
-  case 2:
-    return 1700000000000LL + (int64_t)(rnd() % 1000000);
-  default:
-    return (int64_t)rnd();
-  }
-}
-
 /* A root announcing one span, as it may arrive. */
 static void
 rnd_arrival(struct sw_span_rec *r)
@@ -586,12 +572,12 @@ rnd_arrival(struct sw_span_rec *r)
   r->layer = (uint8_t)(rnd() % 8 == 0 ? rnd() : rnd() % 4);
   r->is_error = (uint8_t)(rnd() % 3);
   r->has_ref = (uint8_t)(rnd() % 2);
-  r->component = (int32_t)rnd_num();
+  r->component = (int32_t)rnd_i64();
   r->status = rnd() % 2 ? 0
               : rnd() % 3 ? (int32_t)(100 + rnd() % 500)
-                          : (int32_t)rnd_num();
-  r->start_ms = rnd_num();
-  r->end_ms = rnd_num();
+                          : (int32_t)rnd_i64();
+  r->start_ms = rnd_i64();
+  r->end_ms = rnd_i64();
   RND_ARR(r->method);
   RND_ARR(r->op);
   RND_ARR(r->url);
@@ -601,7 +587,7 @@ rnd_arrival(struct sw_span_rec *r)
     r->errlog[0] = '\0';
   RND_ARR(r->ref.trace_id);
   RND_ARR(r->ref.parent_segment_id);
-  r->ref.parent_span_id = (int32_t)rnd_num();
+  r->ref.parent_span_id = (int32_t)rnd_i64();
   RND_ARR(r->ref.parent_service);
   RND_ARR(r->ref.parent_instance);
   RND_ARR(r->ref.parent_endpoint);
@@ -647,11 +633,10 @@ json_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
  * same HTTP body and the same file lines. */
 Test(json, bodies_same_for_encoded_segments, .timeout = 120)
 {
-  static struct sw_span_rec r;
   struct sw_asm enc, recs;
   struct sw_asm_limits lim;
   struct sw_buf a = {0}, b = {0};
-  unsigned n_enc = 0, n_heap = 0, n_multi = 0;
+  struct rep_batch_kinds k = {0};
 
   sw_asm_limits_default(&lim);
   cr_assert_eq(sw_asm_init(&enc, &lim, NULL), 0);
@@ -659,37 +644,9 @@ Test(json, bodies_same_for_encoded_segments, .timeout = 120)
   sw_asm_set_encoder(&enc, json_enc, NULL);
   for (int round = 0; round < 200; round++) {
     struct sw_seg *x[16], *y[16];
-    size_t n = 0;
+    size_t n = rep_batch(&enc, &recs, round, rnd_arrival, x, y,
+                         SW_ARRAY_LEN(x), &k);
 
-    for (int k = (int)(rnd() % 12); k >= 0; k--) {
-      rnd_arrival(&r);
-      if (rnd() % 4 == 0) {
-        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
-                 k);
-        r.span_id = 1;
-        r.parent_span_id = 0;
-        r.nspans = 0;
-        sw_asm_add(&enc, &r, 10);
-        sw_asm_add(&recs, &r, 10);
-        rnd_arrival(&r);
-        snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round,
-                 k);
-        r.nspans = 2;
-      }
-      sw_asm_add(&enc, &r, 10);
-      sw_asm_add(&recs, &r, 10);
-    }
-    while (n < SW_ARRAY_LEN(x) && (x[n] = sw_asm_pop(&enc)) != NULL) {
-      y[n] = sw_asm_pop(&recs);
-      cr_assert_not_null(y[n]);
-      if (x[n]->enc) {
-        n_enc++;
-        n_heap += x[n]->enc_cap != SW_ASM_ENC_INLINE;
-      } else {
-        n_multi++;
-      }
-      n++;
-    }
     a.len = b.len = 0;
     cr_assert_eq(sw_json_segments(&a, x, n, SVC, INST), 0);
     cr_assert_eq(sw_json_segments(&b, y, n, SVC, INST), 0);
@@ -705,10 +662,10 @@ Test(json, bodies_same_for_encoded_segments, .timeout = 120)
       sw_asm_recycle(&recs, y[i]);
     }
   }
-  cr_assert_gt(n_enc, 100);
-  cr_assert_gt(n_heap, 0);
-  cr_assert_lt(n_heap, n_enc);
-  cr_assert_gt(n_multi, 10);
+  cr_assert_gt(k.enc, 100);
+  cr_assert_gt(k.heap, 0);
+  cr_assert_lt(k.heap, k.enc);
+  cr_assert_gt(k.multi, 10);
   sw_buf_free(&a);
   sw_buf_free(&b);
   sw_asm_destroy(&enc);
@@ -745,44 +702,47 @@ env_for(enum sw_protocol p)
   env.hostname = "host";
 }
 
+static int
+ids_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+{
+  return sw_encode_single_ids(out, r, ctx);
+}
+
+/* x->encode_single() makes, for 50 random arrivals, what want() makes;
+ * then x is closed. */
+static void
+encode_single_is(struct sw_xport *x, sw_asm_encode_fn want, void *ctx)
+{
+  static struct sw_span_rec r;
+  struct sw_buf a = {0}, b = {0};
+
+  cr_assert_not_null(x);
+  cr_assert_not_null(x->encode_single);
+  for (int i = 0; i < 50; i++) {
+    rnd_arrival(&r);
+    a.len = b.len = 0;
+    cr_assert_eq(x->encode_single(x, &r, &a), 0);
+    cr_assert_eq(want(ctx, &r, &b), 0);
+    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+  }
+  x->close(x);
+  sw_buf_free(&a);
+  sw_buf_free(&b);
+}
+
 /* encode_single() of the gRPC and HTTP transports makes what their send
  * paths copy (sw_encode_single_ids(), sw_json_single()). They are only
  * opened: nothing is sent. */
 Test(json, grpc_and_http_encode_single)
 {
-  static struct sw_span_rec r;
-  struct sw_buf a = {0}, b = {0};
   struct sw_enc_ids ids;
-  struct sw_xport *x;
 
   cr_assert_eq(sw_enc_ids_init(&ids, SVC, INST), 0);
   env_for(SW_PROTO_GRPC);
-  x = sw_xport_grpc_open(&env);
-  cr_assert_not_null(x);
-  cr_assert_not_null(x->encode_single);
-  for (int i = 0; i < 50; i++) {
-    rnd_arrival(&r);
-    a.len = b.len = 0;
-    cr_assert_eq(x->encode_single(x, &r, &a), 0);
-    cr_assert_eq(sw_encode_single_ids(&b, &r, &ids), 0);
-    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
-  }
-  x->close(x);
+  encode_single_is(sw_xport_grpc_open(&env), ids_enc, &ids);
   env_for(SW_PROTO_HTTP);
-  x = sw_xport_http_open(&env);
-  cr_assert_not_null(x);
-  cr_assert_not_null(x->encode_single);
-  for (int i = 0; i < 50; i++) {
-    rnd_arrival(&r);
-    a.len = b.len = 0;
-    cr_assert_eq(x->encode_single(x, &r, &a), 0);
-    cr_assert_eq(sw_json_single(&b, &r, SVC, INST), 0);
-    cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
-  }
-  x->close(x);
+  encode_single_is(sw_xport_http_open(&env), json_enc, NULL);
   sw_enc_ids_free(&ids);
-  sw_buf_free(&a);
-  sw_buf_free(&b);
 }
 
 static size_t

@@ -997,6 +997,23 @@ rand_str(char *f, size_t cap)
     f[len] = '\0';
 }
 
+/* A random record: random bytes everywhere (garbage after terminators),
+ * each string of random length, filling its field or with no
+ * terminator at all (rand_str), a ref or not. */
+static void
+rand_record(struct sw_span_rec *r)
+{
+  for (size_t i = 0; i < sizeof(*r); i++)
+    ((unsigned char *)r)[i] = (unsigned char)rng();
+  r->has_ref = (uint8_t)(rng() & 1);
+#define RAND_STR(f) rand_str(r->f, sizeof(r->f));
+  SW_SPAN_STRINGS(RAND_STR)
+#define RAND_REF(f) rand_str(r->ref.f, sizeof(r->ref.f));
+  SW_REF_STRINGS(RAND_REF)
+#undef RAND_REF
+#undef RAND_STR
+}
+
 /* Differential: random records (garbage after terminators, strings that
  * fill their field, none at all) copied onto random records read the
  * same through sw_span_copy as through the reference, numbers included. */
@@ -1005,19 +1022,10 @@ Test(ring, span_copy_matches_reference)
   static struct sw_span_rec src, a, b;
 
   for (int iter = 0; iter < 20000; iter++) {
-    for (size_t i = 0; i < sizeof(src); i++)
-      ((unsigned char *)&src)[i] = (unsigned char)rng();
-    memcpy(&a, &src, sizeof(a));
+    rand_record(&src);
     for (size_t i = 0; i < sizeof(a); i++)
       ((unsigned char *)&a)[i] = (unsigned char)rng();
     memcpy(&b, &a, sizeof(b));
-    src.has_ref = (uint8_t)(rng() & 1);
-#define RAND_STR(f) rand_str(src.f, sizeof(src.f));
-    SW_SPAN_STRINGS(RAND_STR)
-#define RAND_REF(f) rand_str(src.ref.f, sizeof(src.ref.f));
-    SW_REF_STRINGS(RAND_REF)
-#undef RAND_REF
-#undef RAND_STR
     sw_span_copy(&a, &src);
     span_copy_ref(&b, &src);
     cr_assert(sw_span_same(&a, &b), "iter %d", iter);
@@ -1295,15 +1303,7 @@ Test(ring, pack_unpack_matches_span_copy)
   static struct sw_span_rec src;
 
   for (int iter = 0; iter < 20000; iter++) {
-    for (size_t i = 0; i < sizeof(src); i++)
-      ((unsigned char *)&src)[i] = (unsigned char)rng();
-    src.has_ref = (uint8_t)(rng() & 1);
-#define RAND_STR(f) rand_str(src.f, sizeof(src.f));
-    SW_SPAN_STRINGS(RAND_STR)
-#define RAND_REF(f) rand_str(src.ref.f, sizeof(src.ref.f));
-    SW_REF_STRINGS(RAND_REF)
-#undef RAND_REF
-#undef RAND_STR
+    rand_record(&src);
     check_pack(&src, "iter", (size_t)iter);
   }
 }
