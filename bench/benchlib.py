@@ -331,6 +331,42 @@ def agent_ticks(pids):
     return total
 
 
+def cpu_stat():
+    """(total, steal, busy) clock ticks of each CPU so far, from
+    /proc/stat; busy is the time programs ran on it (user, nice,
+    system), interrupts and steal apart."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3:4].isdigit():
+                v = [int(x) for x in line.split()[1:9]]
+                out[line.split()[0]] = (sum(v), v[7], sum(v[0:3]))
+    return out
+
+
+def steal_pct(before, after):
+    """The largest share of any CPU's time, in percent, that the
+    hypervisor gave to someone else between two cpu_stat() readings.
+    On a virtual machine whose host is busy, a process's CPU time per
+    request grows with it for whichever variant happens to be running;
+    0 on bare metal."""
+    worst = 0.0
+    for cpu, (t1, s1, _) in after.items():
+        t0, s0, _ = before.get(cpu, after[cpu])
+        if t1 > t0:
+            worst = max(worst, 100.0 * (s1 - s0) / (t1 - t0))
+    return worst
+
+
+def others_pct(before, after, cpu, ticks):
+    """The share of one CPU, in percent, that went to anything but the
+    ticks (utime + stime) of the processes pinned to it: other programs
+    running on the machine, which evict their caches."""
+    t0, _, b0 = before[cpu]
+    t1, _, b1 = after[cpu]
+    return 100.0 * max(0, (b1 - b0) - ticks) / (t1 - t0) if t1 > t0 else 0.0
+
+
 def vm_rss_kib(pid):
     try:
         with open("/proc/%d/status" % pid) as f:

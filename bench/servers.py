@@ -3,7 +3,8 @@
 
   bench/servers.py [--quick] [--servers nginx,python,node] [--pairs N]
                    [--seconds S] [--collector sink|python] [--no-pin]
-                   [--also LABEL=PATH ...] [--json FILE]
+                   [--also LABEL=PATH ...] [--max-steal PCT]
+                   [--max-others PCT] [--json FILE]
 
 For each server, two instances run side by side: one bare, one under
 LD_PRELOAD=libswpreload.so reporting every request over gRPC to the
@@ -24,6 +25,17 @@ divided by the requests served.
 
 With two or more CPUs, the servers run on CPU 0 and wrk and the collector
 on CPU 1 (taskset), unless --no-pin.
+
+On a virtual machine the host may run someone else on our CPUs (steal
+time in /proc/stat); while it does, every process's CPU per request grows
+(by half and more at 30-60% steal), for whichever variant is running. A
+round in which any CPU lost more than --max-steal percent (default 5) to
+the host during one of its runs is run again, up to 3 x pairs rounds in
+all; so is a round in which other programs used more than --max-others
+percent (default 5) of the server's CPU (CPU 0, when pinned: its busy
+time less the server's own). Each run's figures are logged, and how many
+rounds were run again. The decision looks at the machine, never at the
+results.
 
 --also LABEL=PATH adds an instance preloaded with another libswpreload.so
 (its libswreporter.so is the one beside it), e.g. a build of an earlier
@@ -144,10 +156,14 @@ class Server:
 
 def measure(procs, srv, seconds, conns, wrk_cpus):
     pids = srv.pids()
-    c0, a0 = B.cpu_ticks(pids), B.agent_ticks(pids)
+    c0, a0, s0 = B.cpu_ticks(pids), B.agent_ticks(pids), B.cpu_stat()
     r, out = B.run_wrk(srv.url, seconds, conns, cpus=wrk_cpus, procs=procs)
     time.sleep(1.0)
-    c1, a1 = B.cpu_ticks(pids), B.agent_ticks(pids)
+    c1, a1, s1 = B.cpu_ticks(pids), B.agent_ticks(pids), B.cpu_stat()
+    r["steal_pct"] = B.steal_pct(s0, s1)
+    # Pinned, CPU 0 is the server's alone: what else ran there.
+    r["others_pct"] = (B.others_pct(s0, s1, "cpu0", c1 - c0)
+                       if wrk_cpus else 0.0)
     cpu_s = (c1 - c0) / B.CLK_TCK
     agent_s = (a1 - a0) / B.CLK_TCK
     r["cpu_s"] = cpu_s
@@ -202,29 +218,55 @@ def bench_server(procs, kind, coll, args):
                for mode, env in envs]
     runs = {mode: [] for mode, _ in envs}
     stats = {}
+    discarded = 0
     try:
         for _, s in servers:  # warm-up: first connections, reporter load
             B.run_wrk(s.url, 1, conns, cpus=wrk_cpus, procs=procs)
         time.sleep(1.0)
-        for i in range(args.pairs):
+        i = tries = 0
+        while i < args.pairs:
             # Every variant once per round, the order reversed every other
             # round, so that a drift of the machine favours none of them.
             order = servers if i % 2 == 0 else servers[::-1]
+            tries += 1
+            rnd = []
             for mode, s in order:
                 r = measure(procs, s, args.seconds, conns, wrk_cpus)
-                runs[mode].append(r)
+                rnd.append((mode, r))
                 B.log("  %-6s %-4s run %d: %8.0f req/s  p50 %6s ms  p99 %6s "
-                      "ms  cpu %6.2f us/req (reporter %5.2f)  (load %s)" % (
+                      "ms  cpu %6.2f us/req (reporter %5.2f)  steal %4.1f%%  others "
+                      "%4.1f%%" % (
                           kind, mode, i + 1, r["rps"], B.fmt(r["p50_ms"], 3),
                           B.fmt(r["p99_ms"], 3), r["cpu_us_per_req"],
-                          r["agent_us_per_req"], B.loadavg()))
+                          r["agent_us_per_req"], r["steal_pct"],
+                          r["others_pct"]))
+            # A round in which the host took more than --max-steal of a CPU,
+            # or other programs more than --max-others of the server's CPU,
+            # during any of its runs is run again, whatever its figures
+            # were: the decision looks at the machine, never at the
+            # results, so it favours no variant.
+            steal = max(r["steal_pct"] for _, r in rnd)
+            others = max(r["others_pct"] for _, r in rnd)
+            if ((steal > args.max_steal or others > args.max_others)
+                    and tries < args.pairs * 3):
+                discarded += 1
+                B.log("  %-6s round %d run again: steal %.1f%%, others "
+                      "%.1f%% (limits %.0f%%, %.0f%%)" % (
+                          kind, i + 1, steal, others, args.max_steal,
+                          args.max_others))
+                continue
+            for mode, r in rnd:
+                runs[mode].append(r)
+            i += 1
     finally:
         for mode, s in servers:
             text = s.stop()
             if mode != "bare":
                 stats[mode] = B.parse_agent_stats(text)
     res = {"server": kind, "conns": conns, "seconds": args.seconds,
-           "pairs": args.pairs, "runs": runs, "agent_stats": stats["pre"]}
+           "pairs": args.pairs, "runs": runs, "agent_stats": stats["pre"],
+           "max_steal_pct": args.max_steal, "max_others_pct": args.max_others,
+           "rounds_run_again": discarded}
     for mode in ("bare", "pre"):
         for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_req"):
             res["%s_%s" % (mode, key)] = B.median([r[key] for r in runs[mode]])
@@ -287,6 +329,12 @@ def print_table(results):
                       a["vs_pre_cpu_se"], a["vs_pre_app_us"],
                       B.fmt(a["vs_pre_rps_ratio"], 3)))
     for r in results:
+        if r.get("rounds_run_again"):
+            print("%s: %d round(s) run again for steal time over %.0f%% "
+                  "or other programs over %.0f%% of the server's CPU" % (
+                      r["server"], r["rounds_run_again"], r["max_steal_pct"],
+                      r["max_others_pct"]))
+    for r in results:
         st = r["agent_stats"]
         if st:
             print("%s agent: spans_created=%s spans_dropped_ring=%s "
@@ -309,6 +357,14 @@ def main():
                     help="another libswpreload.so (e.g. a build of an "
                     "earlier commit) run as one more preloaded instance in "
                     "the same rounds; PATH may be its build directory")
+    ap.add_argument("--max-steal", type=float, default=5.0, metavar="PCT",
+                    help="run a round again when the hypervisor took more "
+                    "than PCT%% of a CPU during one of its runs (steal "
+                    "time, /proc/stat), at most 3 x pairs rounds in all; "
+                    "default 5, 100 keeps every round")
+    ap.add_argument("--max-others", type=float, default=5.0, metavar="PCT",
+                    help="the same for the share of the server's CPU (CPU "
+                    "0, pinned) that other programs used; default 5")
     ap.add_argument("--json")
     args = ap.parse_args()
     also = []

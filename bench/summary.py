@@ -58,6 +58,9 @@ def main():
                 row("%s   of which app threads / reporter" % k, "",
                     "", "%+.2f / %.2f us" % (r["added_app_us"],
                                              r["reporter_us"]))
+            if r.get("rounds_run_again"):
+                row("%s rounds run again (host or others busy)" % k, "", "",
+                    "%d" % r["rounds_run_again"])
             st = r.get("agent_stats") or {}
             if st:
                 row("%s spans created / dropped" % k, "",
