@@ -355,43 +355,60 @@ new_open(struct sw_asm *a, uint32_t h, int64_t now_ms)
   return s;
 }
 
-/* The one-span segment of r, encoded: the encoder writes into the
- * scratch buffer, whose bytes are then copied into a recycled block when
- * they fit (nearly always), else into a block of their own size. The
- * record is read once, in place. NULL when the encoder or the allocation
- * failed: the caller then keeps the record instead. */
+/* An encoded segment's block of cap bytes for its len bytes, s (NULL
+ * when out of memory), its fields as take_encoded() leaves them. */
 static struct sw_seg *
-take_encoded(struct sw_asm *a, const struct sw_span_rec *r)
+enc_block(struct sw_seg *s, size_t len, size_t cap)
 {
-  struct sw_buf *b = &a->scratch;
-  struct sw_seg *s;
-  size_t cap;
-
-  b->len = 0;
-  if (a->encode(a->encode_ctx, r, b) != 0 || b->len == 0 ||
-      b->len > UINT32_MAX / 2)
-    return NULL;
-  if (SW_LIKELY(b->len <= SW_ASM_ENC_INLINE)) {
-    cap = SW_ASM_ENC_INLINE;
-    s = block_take(&a->free_enc, &a->nfree_enc, SW_ASM_ENC_BLOCK);
-  } else {
-    cap = b->len;
-    s = malloc(sizeof(*s) + cap);
-  }
   if (!s)
     return NULL;
   memset(s, 0, sizeof(*s));
-  memcpy(s + 1, b->data, b->len);
   s->enc = (const uint8_t *)(s + 1);
-  s->enc_len = (uint32_t)b->len;
+  s->enc_len = (uint32_t)len;
   s->enc_cap = (uint32_t)cap;
   return s;
 }
 
-/* The one-span segment of r holding a copy of it. NULL when out of
- * memory. */
+/* The one-span segment of the record v views, encoded. The encoder
+ * writes straight into the recycled block on top of the free list when
+ * the bytes fit (nearly always; the block is then taken off the list),
+ * else into the scratch buffer, whose bytes are then copied into a
+ * recycled block when they fit (an encoder that writes only there), or
+ * into a block of their own size. The record is read once, where it is.
+ * NULL when the encoder or the allocation failed: the caller then keeps
+ * the record instead. */
 static struct sw_seg *
-take_record(struct sw_asm *a, const struct sw_span_rec *r)
+take_encoded(struct sw_asm *a, const struct sw_span_view *v)
+{
+  struct sw_buf *b = &a->scratch;
+  struct sw_seg *top = a->free_enc;
+  long n;
+
+  b->len = 0;
+  n = a->encode(a->encode_ctx, v, top ? (uint8_t *)(top + 1) : NULL,
+                top ? SW_ASM_ENC_INLINE : 0, b);
+  if (SW_LIKELY(n > 0 && (size_t)n <= SW_ASM_ENC_INLINE && top)) {
+    a->free_enc = top->next;
+    a->nfree_enc--;
+    return enc_block(top, (size_t)n, SW_ASM_ENC_INLINE);
+  }
+  if (n != 0 || b->len == 0 || b->len > UINT32_MAX / 2)
+    return NULL;
+  if (b->len <= SW_ASM_ENC_INLINE)
+    top = enc_block(block_take(&a->free_enc, &a->nfree_enc, SW_ASM_ENC_BLOCK),
+                    b->len, SW_ASM_ENC_INLINE);
+  else
+    top = enc_block(malloc(sizeof(*top) + b->len), b->len, b->len);
+  if (top)
+    memcpy(top + 1, b->data, b->len);
+  return top;
+}
+
+/* The one-span segment holding a copy of the record r, or of the packed
+ * record p when r is NULL. NULL when out of memory. */
+static struct sw_seg *
+take_record(struct sw_asm *a, const struct sw_span_rec *r,
+            const struct sw_span_packed *p)
 {
   struct sw_seg *s = block_take(&a->free_list, &a->nfree,
                                 sizeof(*s) + sizeof(struct sw_span_rec));
@@ -402,7 +419,10 @@ take_record(struct sw_asm *a, const struct sw_span_rec *r)
   s->spans = (struct sw_span_rec *)(s + 1);
   s->inline_spans = 1;
   s->cap = 1;
-  sw_span_copy(&s->spans[0], r);
+  if (r)
+    sw_span_copy(&s->spans[0], r);
+  else
+    sw_span_unpack(&s->spans[0], p);
   return s;
 }
 
@@ -410,19 +430,26 @@ take_record(struct sw_asm *a, const struct sw_span_rec *r)
  * general path would open a segment (evicting the oldest open one when the
  * table is full), keep the record, see it complete and finish it. The
  * same, without the table, and encoded when the transport lends an
- * encoder. */
+ * encoder. The record is r, or, when r is NULL, the packed p. */
 static void
-add_single(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
-           int64_t now_ms)
+add_single(struct sw_asm *a, const struct sw_span_rec *r,
+           const struct sw_span_packed *p, uint32_t h, int64_t now_ms)
 {
   struct sw_seg *s = NULL;
 
   if (a->nopen >= a->lim.max_open)
     finish(a, a->open_head);
-  if (a->encode)
-    s = take_encoded(a, r);
+  if (a->encode) {
+    struct sw_span_view v;
+
+    if (r)
+      sw_span_view_rec(&v, r);
+    else
+      sw_span_view_packed(&v, p);
+    s = take_encoded(a, &v);
+  }
   if (!s)
-    s = take_record(a, r);
+    s = take_record(a, r, p);
   if (!s) {
     a->dropped_nomem++;
     STAT_ADD(a, segments_dropped, 1);
@@ -438,28 +465,12 @@ add_single(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
   enqueue(a, s);
 }
 
-void
-sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
+/* r into the table: into s, the open segment of its id (hash h), or a new
+ * one when s is NULL. */
+static void
+add_open(struct sw_asm *a, const struct sw_span_rec *r, uint32_t h,
+         struct sw_seg *s, int64_t now_ms)
 {
-  uint32_t h = 0;
-  struct sw_seg *s = NULL;
-
-  if (r->span_id == 0 && r->nspans <= 1 && !a->lim.general_only) {
-    /* The usual served request. Nothing open: nothing to look up. */
-    if (a->nopen == 0) {
-      add_single(a, r, 0, now_ms);
-      return;
-    }
-    h = hash_id(r->segment_id);
-    s = find_open(a, r->segment_id, h);
-    if (!s) {
-      add_single(a, r, h, now_ms);
-      return;
-    }
-  } else {
-    h = hash_id(r->segment_id);
-    s = find_open(a, r->segment_id, h);
-  }
   if (!s) {
     s = new_open(a, h, now_ms);
     if (!s) {
@@ -498,6 +509,67 @@ sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
   }
   if (s->deadline_ms < a->next_deadline)
     a->next_deadline = s->deadline_ms;
+}
+
+/* A record that is a whole segment by itself (a root announcing one
+ * span, the usual served request) takes the shortcut, unless tests ask
+ * for the table. */
+#define IS_SINGLE(a, r)                                                \
+  ((r)->span_id == 0 && (r)->nspans <= 1 && !(a)->lim.general_only)
+
+void
+sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
+{
+  uint32_t h = 0;
+  struct sw_seg *s = NULL;
+
+  if (IS_SINGLE(a, r)) {
+    /* Nothing open: nothing to look up. */
+    if (a->nopen == 0) {
+      add_single(a, r, NULL, 0, now_ms);
+      return;
+    }
+    h = hash_id(r->segment_id);
+    s = find_open(a, r->segment_id, h);
+    if (!s) {
+      add_single(a, r, NULL, h, now_ms);
+      return;
+    }
+  } else {
+    h = hash_id(r->segment_id);
+    s = find_open(a, r->segment_id, h);
+  }
+  add_open(a, r, h, s, now_ms);
+}
+
+/* The packed record's segment id is its second string, terminated, with
+ * its field's room after it (sw_span.h): hash_id() and find_open() read
+ * it as they read a record's field. */
+void
+sw_asm_add_packed(struct sw_asm *a, const struct sw_span_packed *p,
+                  int64_t now_ms)
+{
+  const char *id = p->str + p->len.trace_id + 1;
+  uint32_t h = 0;
+  struct sw_seg *s = NULL;
+
+  if (IS_SINGLE(a, p)) {
+    if (a->nopen == 0) {
+      add_single(a, NULL, p, 0, now_ms);
+      return;
+    }
+    h = hash_id(id);
+    s = find_open(a, id, h);
+    if (!s) {
+      add_single(a, NULL, p, h, now_ms);
+      return;
+    }
+    sw_span_unpack(&a->unpacked, p);
+    add_open(a, &a->unpacked, h, s, now_ms);
+    return;
+  }
+  sw_span_unpack(&a->unpacked, p);
+  sw_asm_add(a, &a->unpacked, now_ms);
 }
 
 void

@@ -14,10 +14,11 @@
  * on arrival without going through the table. When the transport lends
  * an encoder (sw_asm_set_encoder()), the segment is encoded right away
  * and the queue holds its bytes, a few hundred, inline after the struct
- * in a block recycled through a free list: the 1.4 KB record is read
- * once, where it arrived, and never copied. Without one (or when the
- * encoder fails) the segment holds a copy of its one record inline,
- * recycled the same way.
+ * in a block recycled through a free list: the record is read once,
+ * where it arrived (packed, in the ring's cell: sw_asm_add_packed()),
+ * and never copied or unpacked, and the encoder writes straight into the
+ * block when its bytes fit. Without one (or when the encoder fails) the
+ * segment holds a copy of its one record inline, recycled the same way.
  *
  * Finished segments wait in a FIFO queue for the transport. Memory is
  * bounded everywhere: open segments (the oldest is evicted when the table
@@ -46,12 +47,111 @@ struct sw_asm_limits {
   int general_only;
 };
 
-/* Appends the bytes a transport sends for the one-span segment made of
- * the record r (read as sw_span_copy() would copy it: a string without a
- * terminator in its field ends at the field's last byte) to out. 0, or a
- * negative errno: the segment then keeps a copy of its record. */
-typedef int (*sw_asm_encode_fn)(void *ctx, const struct sw_span_rec *r,
-                                struct sw_buf *out);
+/* A record as the encoders read it, wherever it is: in a struct
+ * sw_span_rec (sw_span_view_rec()) or packed where it arrived, in the
+ * ring's cell (sw_span_view_packed()). The numbers are the record's, in
+ * its layout (filled as one block); each string is seen where it is,
+ * never copied: its len bytes at s, cut as sw_span_copy() would cut it.
+ * s[len] is the string's terminator, or, in a record's field that has
+ * none, the field's last byte; and s[0 .. cap) may be read, cap being
+ * the size of the record's field the string belongs to (SW_VIEW_CAP):
+ * a record's field, or a packed string's window (sw_span.h), so block
+ * copies need no bounds of their own. The ref is filled only when
+ * has_ref. */
+struct sw_span_vstr {
+  const char *s;
+  size_t len;
+};
+
+#define SW_VIEW_STR(f) struct sw_span_vstr f;
+struct sw_span_view {
+  SW_SPAN_NUMBERS
+  SW_SPAN_STRINGS(SW_VIEW_STR)
+  struct {
+    int32_t parent_span_id;
+    SW_REF_STRINGS(SW_VIEW_STR)
+  } ref;
+};
+#undef SW_VIEW_STR
+
+_Static_assert(offsetof(struct sw_span_view, end_ms) + sizeof(int64_t) ==
+                       SW_SPAN_NUM_LEN &&
+                   offsetof(struct sw_span_view, end_ms) ==
+                       offsetof(struct sw_span_packed, end_ms) &&
+                   offsetof(struct sw_span_view, has_ref) ==
+                       offsetof(struct sw_span_packed, has_ref),
+               "a view starts with the record's numbers");
+
+/* The size of the record's field f (trace_id, ref.peer...): what may be
+ * read at a view's string f. */
+#define SW_VIEW_CAP(f) sizeof(((struct sw_span_rec *)0)->f)
+
+static inline void
+sw_span_view_rec(struct sw_span_view *v, const struct sw_span_rec *r)
+{
+  memcpy(v, &r->span_id, SW_SPAN_NUM_LEN);
+#define SW_VIEW_REC(f)                                                 \
+  v->f.s = r->f;                                                       \
+  v->f.len = sw_span_str_len(r->f, sizeof(r->f));
+#define SW_VIEW_REC_REF(f) SW_VIEW_REC(ref.f)
+  SW_SPAN_STRINGS(SW_VIEW_REC)
+  if (r->has_ref) {
+    v->ref.parent_span_id = r->ref.parent_span_id;
+    SW_REF_STRINGS(SW_VIEW_REC_REF)
+  }
+#undef SW_VIEW_REC_REF
+#undef SW_VIEW_REC
+}
+
+/* The strings of a packed record are back to back, each with its
+ * terminator: their places follow from the lengths in its head. */
+static inline void
+sw_span_view_packed(struct sw_span_view *v, const struct sw_span_packed *p)
+{
+  const char *s = p->str;
+
+  memcpy(v, p, SW_SPAN_NUM_LEN);
+#define SW_VIEW_PACKED(f, lens)                                        \
+  v->f.s = s;                                                          \
+  v->f.len = p->lens;                                                  \
+  s += v->f.len + 1;
+#define SW_VIEW_PACKED_SPAN(f) SW_VIEW_PACKED(f, len.f)
+#define SW_VIEW_PACKED_REF(f) SW_VIEW_PACKED(ref.f, ref_len.f)
+  SW_SPAN_STRINGS(SW_VIEW_PACKED_SPAN)
+  if (p->has_ref) {
+    v->ref.parent_span_id = p->ref_parent_span_id;
+    SW_REF_STRINGS(SW_VIEW_PACKED_REF)
+  }
+#undef SW_VIEW_PACKED_REF
+#undef SW_VIEW_PACKED_SPAN
+#undef SW_VIEW_PACKED
+}
+
+/* t's string as a C string: t->s itself when its terminator follows it,
+ * else its len bytes copied to tmp (room for len + 1) and terminated.
+ * For the encoders' general ways (a string that is not ASCII), which
+ * want one. */
+static inline const char *
+sw_span_vstr_c(const struct sw_span_vstr *t, char *tmp)
+{
+  if (__builtin_expect(t->s[t->len] == '\0', 1))
+    return t->s;
+  memcpy(tmp, t->s, t->len);
+  tmp[t->len] = '\0';
+  return tmp;
+}
+
+/* What a transport lends the assembler to encode one-span segments on
+ * arrival: the bytes it sends for the one-span segment of the record v
+ * views (read where it is, see struct sw_span_view), written straight to
+ * dst when they fit in its room bytes (dst may be NULL, room 0). Returns
+ * their length (> 0) when they were written to dst; 0 when they did not
+ * fit there, or may not have, and were appended to out instead (what is
+ * left at dst is then of no use); or a negative errno (out left as it
+ * was): the segment then keeps a copy of its record. */
+typedef long (*sw_asm_encode_fn)(void *ctx, const struct sw_span_view *v,
+                                 uint8_t *dst, size_t room,
+                                 struct sw_buf *out);
 
 /* One segment. While open it lives in the hash table and the open list;
  * once finished, in the queue. The consumer of sw_asm_pop() owns it. */
@@ -108,7 +208,10 @@ struct sw_asm {
   uint32_t nfree_enc;
   sw_asm_encode_fn encode;     /* NULL: one-span segments keep records */
   void *encode_ctx;
-  struct sw_buf scratch;       /* what encode() writes to */
+  struct sw_buf scratch;       /* what encode() appends to */
+  /* A packed record that does not make a one-span segment, unpacked
+   * (sw_asm_add_packed()): one for them all, so its lines stay in L1. */
+  struct sw_span_rec unpacked;
   /* Why segments were dropped here (each also counts in
    * stats->segments_dropped): the queue was full (the oldest goes), the
    * root never came, or memory ran out. */
@@ -132,6 +235,12 @@ void sw_asm_set_encoder(struct sw_asm *a, sw_asm_encode_fn fn, void *ctx);
 
 /* Adds one record that arrived at now_ms. */
 void sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms);
+/* The same for a record packed where it arrived (the ring's cell): a
+ * one-span segment is encoded from it in place, any other record is
+ * unpacked and added as sw_asm_add() adds it. The same segments, and the
+ * same bytes, either way. */
+void sw_asm_add_packed(struct sw_asm *a, const struct sw_span_packed *p,
+                       int64_t now_ms);
 /* Runs the grace timers: cheap when nothing is due. */
 void sw_asm_expire(struct sw_asm *a, int64_t now_ms);
 /* At exit: finishes every open segment that has a root (as partial when

@@ -7,14 +7,17 @@
  * test compares the two). Nothing is allocated besides the buffer's own
  * geometric growth.
  *
- * Only spans nest. Each span gets room for the most it can take
- * (SPAN_MAX) and is written in one pass: two bytes are kept for its
- * length and filled in at the end (a span shorter than 128 bytes moves
- * down by one), the same for a reference; a tag or log is small enough
- * that its length follows from its one string's. Measuring every string
- * first to size the span exactly costs about 15% more per span, and
- * strlen, an ASCII check and memcpy over each string three passes where
- * one does (sw_arr_copy_ascii(), utf8.h).
+ * Only spans nest. Each span is written in one pass: two bytes are kept
+ * for its length and filled in at the end (a span shorter than 128 bytes
+ * moves down by one), the same for a reference; a tag or log is small
+ * enough that its length follows from its one string's. The room is
+ * checked item by item, so that a one-span segment can be written
+ * straight into the block that queues it when it fits (the most a span
+ * takes, SPAN_MAX, is ten times what a served request's does); given
+ * SPAN_MAX the checks always pass. Measuring every string first to size
+ * the span exactly costs about 15% more per span, and memcpy plus an
+ * ASCII check over each string two passes where one does
+ * (sw_copy_high(), utf8.h): the lengths come with the record.
  *
  * proto3 string fields must hold valid UTF-8, and the backend's parser
  * rejects a message (a whole gRPC call) that breaks the rule, while span
@@ -216,16 +219,6 @@ put_str_field(uint8_t *o, uint8_t key, const struct str *t)
   return put_str_bytes(put_len(o, key, t->out), t);
 }
 
-/* A string field of s, measured on the way. */
-static inline uint8_t *
-put_str(uint8_t *o, uint8_t key, const char *s)
-{
-  struct str t;
-
-  str_scan(&t, s);
-  return put_str_field(o, key, &t);
-}
-
 /* Decimal, as "%d" writes it, without a terminator; out has room for 11
  * bytes. */
 static inline size_t
@@ -297,100 +290,111 @@ end_nested(uint8_t *body, uint8_t *end)
   return end - 1;
 }
 
-/* The strings of a span record are arrays whose size is a multiple of
- * eight, NUL-terminated (sw_span.h). Such a string is copied in whole
- * blocks, finding its end and checking that it is ASCII on the way: one
- * pass where strlen, the ASCII check and memcpy would make three
- * (sw_arr_copy_ascii(), utf8.h). The copy may write the whole array's
- * size at d (the room of a span allows for it) and reads no byte beyond
- * the array. It gives the length, or -1 when the string holds a byte >=
- * 0x80 (or no terminator): the caller then writes it again the general
- * way, over what was copied. The arrays given to it are whole words: */
-#define REC_WORDS(m) (sizeof(((struct sw_span_rec *)0)->m) % 8 == 0)
-#define REF_WORDS(m) (sizeof(((struct sw_ref *)0)->m) % 8 == 0)
-_Static_assert(REC_WORDS(trace_id) && REC_WORDS(segment_id) &&
-                   REC_WORDS(op) && REC_WORDS(peer) && REC_WORDS(method) &&
-                   REC_WORDS(url) && REF_WORDS(trace_id) &&
-                   REF_WORDS(parent_segment_id) &&
-                   REF_WORDS(parent_service) &&
-                   REF_WORDS(parent_instance) &&
-                   REF_WORDS(parent_endpoint) && REF_WORDS(peer),
-               "record strings are not whole words");
-#define FIELD_CAP(f) sizeof(f)
+/* The writers below write into [o, end) and return the new end, or
+ * NULL when what they would write might not fit: a one-span segment is
+ * written straight into the block it is queued in when it fits
+ * (sw_encode_single()). Given room for SPAN_MAX bytes a span always fits:
+ * every check below asks for no more than the part of SPAN_MAX its item
+ * takes. */
+#define NO_ROOM(o, end, n) SW_UNLIKELY((size_t)((end) - (o)) < (size_t)(n))
 
-/* The general way of put_rec_str(), out of line: the string is not ASCII
- * (or has no terminator). */
-static __attribute__((noinline)) uint8_t *
-put_rec_str_slow(uint8_t *o, uint8_t key, const char *f, size_t cap)
+/* The strings come from a view of the record (struct sw_span_view,
+ * assemble.h), with their lengths: each is copied in whole blocks,
+ * checked for bytes >= 0x80 on the way (sw_copy_high(), utf8.h), where
+ * it goes when it is ASCII (nearly always). One that is not is written
+ * again the general way, over what was copied. */
+
+/* A view's string as struct str, for the general ways: tmp has room for
+ * its field (see sw_span_vstr_c()). */
+static inline void
+vstr_scan(struct str *u, const struct sw_span_vstr *t, char *tmp)
 {
-  char tmp[SW_URL_MAX];
-
-  return put_str(o, key, sw_span_field_str(f, cap, tmp));
+  u->s = sw_span_vstr_c(t, tmp);
+  u->len = t->len;
+  u->out = SW_LIKELY(sw_utf8_is_ascii(u->s, u->len))
+               ? u->len
+               : sw_utf8_repaired_len(u->s, u->len);
 }
 
-/* A string field of the record array f of cap bytes. */
-static inline __attribute__((always_inline)) uint8_t *
-put_rec_str(uint8_t *o, uint8_t key, const char *f, size_t cap)
+/* The general way of put_vstr(), out of line: the string is not ASCII. */
+static __attribute__((noinline)) uint8_t *
+put_vstr_slow(uint8_t *o, uint8_t *end, uint8_t key,
+              const struct sw_span_vstr *t)
 {
-  long n = sw_arr_copy_ascii(o + 2, f, cap);
+  char tmp[SW_URL_MAX];
+  struct str u;
 
-  if (SW_UNLIKELY(n < 0))
-    return put_rec_str_slow(o, key, f, cap);
+  vstr_scan(&u, t, tmp);
+  if (NO_ROOM(o, end, str_field_len(&u)))
+    return NULL;
+  return put_str_field(o, key, &u);
+}
+
+/* A string field of the view's string t, from a field of cap bytes: the
+ * key, one or two bytes of length (cap is below 16384), the bytes. */
+static inline __attribute__((always_inline)) uint8_t *
+put_vstr(uint8_t *o, uint8_t *end, uint8_t key, const struct sw_span_vstr *t,
+         size_t cap)
+{
+  size_t n = t->len;
+
   if (n == 0)
     return o;
+  /* The copy's last block may end 15 bytes past the string. */
+  if (NO_ROOM(o, end, 2 + n + 15))
+    return NULL;
+  if (SW_UNLIKELY(sw_copy_high(o + 2, t->s, n, cap)))
+    return put_vstr_slow(o, end, key, t);
   *o = key;
   if (SW_LIKELY(n < 0x80)) {
     o[1] = (uint8_t)n;
     return o + 2 + n;
   }
-  memmove(o + 3, o + 2, (size_t)n);
-  put_varint(o + 1, (uint64_t)n); /* two bytes: cap is below 16384 */
+  memmove(o + 3, o + 2, n);
+  put_varint(o + 1, (uint64_t)n); /* two bytes */
   return o + 3 + n;
 }
 
-#define PUT_REC_STR(o, key, f) put_rec_str((o), (key), (f), FIELD_CAP(f))
+/* The field f of the view v, in a function with o and end that returns
+ * NULL when it does not fit. */
+#define PUT_VSTR(key, v, f)                                                  \
+  do {                                                                       \
+    if (!(o = put_vstr(o, end, (key), &(v)->f, SW_VIEW_CAP(f))))             \
+      return NULL;                                                           \
+  } while (0)
 
-/* A tag {key: the constant kfield, value: v}; v is not empty. Inlined
- * so that the key is copied with a constant size. */
-static inline __attribute__((always_inline)) uint8_t *
-put_const_tag(uint8_t *o, const char *kfield, size_t klen, const char *v,
-              size_t vlen)
-{
-  struct str t;
-
-  t.s = v;
-  t.len = vlen;
-  t.out = SW_LIKELY(sw_utf8_is_ascii(v, vlen)) ? vlen
-                                                : sw_utf8_repaired_len(v, vlen);
-  o = put_len(o, SPAN_TAGS, klen + len_field_len(t.out));
-  memcpy(o, kfield, klen);
-  return put_str_field(o + klen, KV_VALUE, &t);
-}
-
-/* The general way of put_rec_tag(), out of line (see put_rec_str()). */
+/* The general way of put_vtag(), out of line: the value is not ASCII. */
 static __attribute__((noinline)) uint8_t *
-put_rec_tag_slow(uint8_t *o, const char *kfield, size_t klen, const char *f,
-                 size_t cap)
+put_vtag_slow(uint8_t *o, uint8_t *end, const char *kfield, size_t klen,
+              const struct sw_span_vstr *t)
 {
   char tmp[SW_URL_MAX];
-  const char *v = sw_span_field_str(f, cap, tmp);
+  struct str u;
+  size_t body;
 
-  return put_const_tag(o, kfield, klen, v, strlen(v));
+  vstr_scan(&u, t, tmp);
+  body = klen + len_field_len(u.out);
+  if (NO_ROOM(o, end, len_field_len(body)))
+    return NULL;
+  o = put_len(o, SPAN_TAGS, body);
+  memcpy(o, kfield, klen);
+  return put_str_field(o + klen, KV_VALUE, &u);
 }
 
-/* A tag {key: the constant kfield, value: the record array f}, f not
+/* A tag {key: the constant kfield, value: the view's string t}, t not
  * empty. The value is copied where it goes when both lengths take one
  * byte (a tag shorter than 128 bytes), and moved up when not. */
 static inline __attribute__((always_inline)) uint8_t *
-put_rec_tag(uint8_t *o, const char *kfield, size_t klen, const char *f,
-            size_t cap)
+put_vtag(uint8_t *o, uint8_t *end, const char *kfield, size_t klen,
+         const struct sw_span_vstr *t, size_t cap)
 {
-  size_t head = 2 + klen + 2, body, n;
-  long got = sw_arr_copy_ascii(o + head, f, cap);
+  size_t head = 2 + klen + 2, body, n = t->len;
 
-  if (SW_UNLIKELY(got < 0))
-    return put_rec_tag_slow(o, kfield, klen, f, cap);
-  n = (size_t)got;
+  /* The copy may end 15 bytes past the value, which may move up by 2. */
+  if (NO_ROOM(o, end, head + n + 15))
+    return NULL;
+  if (SW_UNLIKELY(sw_copy_high(o + head, t->s, n, cap)))
+    return put_vtag_slow(o, end, kfield, klen, t);
   body = klen + len_field_len(n);
   if (SW_UNLIKELY(body >= 0x80)) {
     size_t grow = varint_len(body) - 1 + varint_len(n) - 1;
@@ -403,8 +407,12 @@ put_rec_tag(uint8_t *o, const char *kfield, size_t klen, const char *f,
   return o + n;
 }
 
-#define PUT_REC_TAG(o, k, f)                                                 \
-  put_rec_tag((o), CONST_KEY(k), CONST_KEY_LEN(k), (f), FIELD_CAP(f))
+#define PUT_VTAG(k, v, f)                                                    \
+  do {                                                                       \
+    if (!(o = put_vtag(o, end, CONST_KEY(k), CONST_KEY_LEN(k), &(v)->f,      \
+                       SW_VIEW_CAP(f))))                                     \
+      return NULL;                                                           \
+  } while (0)
 
 static inline uint8_t
 span_type(uint8_t kind)
@@ -419,59 +427,96 @@ span_type(uint8_t kind)
   }
 }
 
-/* Writes the SpanObject of r, key and length included, into room for
- * SPAN_MAX bytes: the tags http.method, http.url, http.status_code (when
- * status is not 0), a log {event: error, message: errlog} at end_ms when
- * errlog is set, and a reference when has_ref is set and the reference
- * carries a trace id: one without links nothing, the backend would only
- * draw a broken edge. */
-static uint8_t *
-put_span(uint8_t *o, const struct sw_span_rec *r)
+/* The log {event: error, message: v's errlog} at end_ms, v's errlog not
+ * empty. */
+static __attribute__((noinline)) uint8_t *
+put_error_log(uint8_t *o, uint8_t *end, const struct sw_span_view *v)
 {
-  uint8_t *span = o = begin_nested(o, SEG_SPANS);
+  char tmp[SW_ERRLOG_MAX];
+  struct str msg;
+  size_t kv, body;
 
-  o = put_varint_field(o, SPAN_ID, i32(r->span_id));
+  vstr_scan(&msg, &v->errlog, tmp);
+  kv = CONST_KEY_LEN(K_MESSAGE) + len_field_len(msg.out);
+  body = varint_field_len((uint64_t)v->end_ms) + (sizeof(LOG_EVENT_ERROR) - 1) +
+         len_field_len(kv);
+  if (NO_ROOM(o, end, len_field_len(body)))
+    return NULL;
+  o = put_len(o, SPAN_LOGS, body);
+  o = put_varint_field(o, LOG_TIME, (uint64_t)v->end_ms);
+  memcpy(o, LOG_EVENT_ERROR, sizeof(LOG_EVENT_ERROR) - 1);
+  o += sizeof(LOG_EVENT_ERROR) - 1;
+  o = put_len(o, LOG_DATA, kv);
+  memcpy(o, CONST_KEY(K_MESSAGE), CONST_KEY_LEN(K_MESSAGE));
+  return put_str_field(o + CONST_KEY_LEN(K_MESSAGE), KV_VALUE, &msg);
+}
+
+/* Writes the SpanObject of the record v views, key and length included:
+ * the tags http.method, http.url, http.status_code (when status is not
+ * 0), a log {event: error, message: errlog} at end_ms when errlog is set,
+ * and a reference when has_ref is set and the reference carries a trace
+ * id: one without links nothing, the backend would only draw a broken
+ * edge. */
+static uint8_t *
+put_span(uint8_t *o, uint8_t *end, const struct sw_span_view *v)
+{
+  uint8_t *span;
+
+  /* The key, two bytes of length, four numbers of eleven bytes at most. */
+  if (NO_ROOM(o, end, 3 + 4 * 11))
+    return NULL;
+  span = o = begin_nested(o, SEG_SPANS);
+  o = put_varint_field(o, SPAN_ID, i32(v->span_id));
   /* Written even though it is negative: -1 is what marks the root, and
    * every segment has one, so its ten bytes are a constant. */
-  if (r->parent_span_id == -1) {
+  if (v->parent_span_id == -1) {
     memcpy(o, ROOT_PARENT, sizeof(ROOT_PARENT) - 1);
     o += sizeof(ROOT_PARENT) - 1;
   } else {
-    o = put_varint_field(o, SPAN_PARENT, i32(r->parent_span_id));
+    o = put_varint_field(o, SPAN_PARENT, i32(v->parent_span_id));
   }
-  o = put_ms_field(o, SPAN_START, (uint64_t)r->start_ms);
-  o = put_ms_field(o, SPAN_END, (uint64_t)r->end_ms);
-  if (r->has_ref && r->ref.trace_id[0]) {
-    const struct sw_ref *ref = &r->ref;
-    uint8_t *body = o = begin_nested(o, SPAN_REFS);
+  o = put_ms_field(o, SPAN_START, (uint64_t)v->start_ms);
+  o = put_ms_field(o, SPAN_END, (uint64_t)v->end_ms);
+  if (v->has_ref && v->ref.trace_id.len) {
+    uint8_t *body;
 
-    o = PUT_REC_STR(o, REF_TRACE_ID, ref->trace_id);
-    o = PUT_REC_STR(o, REF_SEGMENT_ID, ref->parent_segment_id);
-    o = put_varint_field(o, REF_SPAN_ID, i32(ref->parent_span_id));
-    o = PUT_REC_STR(o, REF_SERVICE, ref->parent_service);
-    o = PUT_REC_STR(o, REF_INSTANCE, ref->parent_instance);
-    o = PUT_REC_STR(o, REF_ENDPOINT, ref->parent_endpoint);
-    o = PUT_REC_STR(o, REF_PEER, ref->peer);
+    if (NO_ROOM(o, end, 3))
+      return NULL;
+    body = o = begin_nested(o, SPAN_REFS);
+    PUT_VSTR(REF_TRACE_ID, v, ref.trace_id);
+    PUT_VSTR(REF_SEGMENT_ID, v, ref.parent_segment_id);
+    if (NO_ROOM(o, end, 11))
+      return NULL;
+    o = put_varint_field(o, REF_SPAN_ID, i32(v->ref.parent_span_id));
+    PUT_VSTR(REF_SERVICE, v, ref.parent_service);
+    PUT_VSTR(REF_INSTANCE, v, ref.parent_instance);
+    PUT_VSTR(REF_ENDPOINT, v, ref.parent_endpoint);
+    PUT_VSTR(REF_PEER, v, ref.peer);
     o = end_nested(body, o);
   }
-  o = PUT_REC_STR(o, SPAN_OP, r->op);
-  o = PUT_REC_STR(o, SPAN_PEER, r->peer);
-  o = put_varint_field(o, SPAN_TYPE, span_type(r->kind));
+  PUT_VSTR(SPAN_OP, v, op);
+  PUT_VSTR(SPAN_PEER, v, peer);
+  /* Four numbers: 2 + 3 + 11 + 2 bytes at most. */
+  if (NO_ROOM(o, end, 18))
+    return NULL;
+  o = put_varint_field(o, SPAN_TYPE, span_type(v->kind));
   /* The layer values are the wire values; anything unknown to the proto
    * would still be carried as an open enum. */
-  o = put_varint_field(o, SPAN_LAYER, r->layer);
-  o = put_varint_field(o, SPAN_COMPONENT, i32(r->component));
-  o = put_varint_field(o, SPAN_IS_ERROR, r->is_error ? 1 : 0);
-  if (r->method[0])
-    o = PUT_REC_TAG(o, K_METHOD, r->method);
-  if (r->url[0])
-    o = PUT_REC_TAG(o, K_URL, r->url);
-  if (r->status != 0) {
+  o = put_varint_field(o, SPAN_LAYER, v->layer);
+  o = put_varint_field(o, SPAN_COMPONENT, i32(v->component));
+  o = put_varint_field(o, SPAN_IS_ERROR, v->is_error ? 1 : 0);
+  if (v->method.len)
+    PUT_VTAG(K_METHOD, v, method);
+  if (v->url.len)
+    PUT_VTAG(K_URL, v, url);
+  if (v->status != 0) {
     /* At most 11 ASCII characters: every length here takes one byte, so
      * the digits are written straight where they go. */
-    size_t head = 2 + CONST_KEY_LEN(K_STATUS) + 2;
-    size_t n = fmt_i32((char *)o + head, r->status);
+    size_t head = 2 + CONST_KEY_LEN(K_STATUS) + 2, n;
 
+    if (NO_ROOM(o, end, head + 11))
+      return NULL;
+    n = fmt_i32((char *)o + head, v->status);
     o[0] = SPAN_TAGS;
     o[1] = (uint8_t)(CONST_KEY_LEN(K_STATUS) + 2 + n);
     memcpy(o + 2, CONST_KEY(K_STATUS), CONST_KEY_LEN(K_STATUS));
@@ -479,48 +524,45 @@ put_span(uint8_t *o, const struct sw_span_rec *r)
     o[head - 1] = (uint8_t)n;
     o += head + n;
   }
-  if (r->errlog[0]) {
-    char tmp[SW_ERRLOG_MAX];
-    struct str msg;
-    size_t kv;
-
-    str_scan(&msg, sw_span_field_str(r->errlog, sizeof(r->errlog), tmp));
-    kv = CONST_KEY_LEN(K_MESSAGE) + len_field_len(msg.out);
-    o = put_len(o, SPAN_LOGS,
-                varint_field_len((uint64_t)r->end_ms) +
-                    (sizeof(LOG_EVENT_ERROR) - 1) + len_field_len(kv));
-    o = put_varint_field(o, LOG_TIME, (uint64_t)r->end_ms);
-    memcpy(o, LOG_EVENT_ERROR, sizeof(LOG_EVENT_ERROR) - 1);
-    o += sizeof(LOG_EVENT_ERROR) - 1;
-    o = put_len(o, LOG_DATA, kv);
-    memcpy(o, CONST_KEY(K_MESSAGE), CONST_KEY_LEN(K_MESSAGE));
-    o = put_str_field(o + CONST_KEY_LEN(K_MESSAGE), KV_VALUE, &msg);
-  }
+  if (v->errlog.len && !(o = put_error_log(o, end, v)))
+    return NULL;
   return end_nested(span, o);
 }
 
+/* traceId, segmentId and the span of the one-span segment v views:
+ * everything of its SegmentObject before service. */
+static inline __attribute__((always_inline)) uint8_t *
+put_single_head(uint8_t *o, uint8_t *end, const struct sw_span_view *v)
+{
+  PUT_VSTR(SEG_TRACE_ID, v, trace_id);
+  PUT_VSTR(SEG_SEGMENT_ID, v, segment_id);
+  return put_span(o, end, v);
+}
+
+/* The most put_single_head() writes. */
+#define SINGLE_HEAD_MAX (REC_STR_MAX(trace_id) + REC_STR_MAX(segment_id) + SPAN_MAX)
+
 /* traceId, segmentId and the n spans at spans: everything of a
  * SegmentObject before service. */
-static inline __attribute__((always_inline)) int
+static int
 put_segment_head(struct sw_buf *b, const struct sw_span_rec *spans,
                  uint32_t n)
 {
-  uint8_t *o;
+  struct sw_span_view v;
 
-  if (n > 0) {
-    const struct sw_span_rec *r = &spans[0];
+  for (uint32_t i = 0; i < n; i++) {
+    uint8_t *o;
 
-    if (sw_buf_room(b, REC_STR_MAX(trace_id) + REC_STR_MAX(segment_id)))
+    sw_span_view_rec(&v, &spans[i]);
+    if (sw_buf_room(b, SINGLE_HEAD_MAX))
       return -ENOMEM;
     o = b->data + b->len;
-    o = PUT_REC_STR(o, SEG_TRACE_ID, r->trace_id);
-    o = PUT_REC_STR(o, SEG_SEGMENT_ID, r->segment_id);
-    b->len = (size_t)(o - b->data);
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    if (sw_buf_room(b, SPAN_MAX))
+    o = i == 0 ? put_single_head(o, b->data + b->cap, &v)
+               : put_span(o, b->data + b->cap, &v);
+    /* Never NULL: the room holds the most each takes. */
+    if (SW_UNLIKELY(!o))
       return -ENOMEM;
-    b->len = (size_t)(put_span(b->data + b->len, &spans[i]) - b->data);
+    b->len = (size_t)(o - b->data);
   }
   return 0;
 }
@@ -572,19 +614,44 @@ sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
   return 0;
 }
 
-int
-sw_encode_single_ids(struct sw_buf *b, const struct sw_span_rec *r,
+uint8_t *
+sw_encode_single_put(uint8_t *o, uint8_t *end, const struct sw_span_view *v,
                      const struct sw_enc_ids *ids)
 {
-  size_t start = b->len;
+  o = put_single_head(o, end, v);
+  if (!o || NO_ROOM(o, end, ids->len))
+    return NULL;
+  memcpy(o, ids->bytes, ids->len);
+  return o + ids->len;
+}
 
-  if (put_segment_head(b, r, 1) || sw_buf_room(b, ids->len)) {
-    b->len = start;
+int
+sw_encode_single_ids(struct sw_buf *b, const struct sw_span_view *v,
+                     const struct sw_enc_ids *ids)
+{
+  uint8_t *o;
+
+  if (sw_buf_room(b, SINGLE_HEAD_MAX + ids->len))
     return -ENOMEM;
-  }
-  memcpy(b->data + b->len, ids->bytes, ids->len);
-  b->len += ids->len;
+  o = sw_encode_single_put(b->data + b->len, b->data + b->cap, v, ids);
+  /* Never NULL: the room holds the most it takes. */
+  if (SW_UNLIKELY(!o))
+    return -ENOMEM;
+  b->len = (size_t)(o - b->data);
   return 0;
+}
+
+long
+sw_encode_single(const struct sw_span_view *v, const struct sw_enc_ids *ids,
+                 uint8_t *dst, size_t room, struct sw_buf *out)
+{
+  if (dst) {
+    uint8_t *o = sw_encode_single_put(dst, dst + room, v, ids);
+
+    if (SW_LIKELY(o != NULL))
+      return (long)(o - dst);
+  }
+  return sw_encode_single_ids(out, v, ids);
 }
 
 /* One encoder for the segment's tail: service and instance encoded for

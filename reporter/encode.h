@@ -46,14 +46,25 @@ void sw_enc_ids_free(struct sw_enc_ids *ids);
 int sw_encode_segment_ids(struct sw_buf *b, const struct sw_seg *s,
                           const struct sw_enc_ids *ids);
 
-/* The SegmentObject of the one-span segment made of r: the bytes
- * sw_encode_segment_ids() appends for a segment holding
- * sw_span_copy(r) alone, not size-limited. r is read as that copy would
- * read it (a string with no terminator in its field ends at the field's
- * last byte), so it may be a record read where it arrived. 0 or
- * -ENOMEM. */
-int sw_encode_single_ids(struct sw_buf *b, const struct sw_span_rec *r,
+/* The SegmentObject of the one-span segment of the record v views (a
+ * record read where it is: struct sw_span_view): the bytes
+ * sw_encode_segment_ids() appends for a segment holding a copy of that
+ * record alone, not size-limited. 0 or -ENOMEM. */
+int sw_encode_single_ids(struct sw_buf *b, const struct sw_span_view *v,
                          const struct sw_enc_ids *ids);
+
+/* The same bytes written into [o, end): their end, or NULL when they
+ * might not fit (what was written is then of no use). */
+uint8_t *sw_encode_single_put(uint8_t *o, uint8_t *end,
+                              const struct sw_span_view *v,
+                              const struct sw_enc_ids *ids);
+
+/* The same bytes as an encoder of the assembler makes them
+ * (sw_asm_encode_fn): written to dst when they fit in room (their
+ * length), else appended to out (0); or -ENOMEM. */
+long sw_encode_single(const struct sw_span_view *v,
+                      const struct sw_enc_ids *ids, uint8_t *dst,
+                      size_t room, struct sw_buf *out);
 
 /* Appends an InstanceProperties message. 0 or -ENOMEM. */
 int sw_encode_properties(struct sw_buf *b, const char *service,

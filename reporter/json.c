@@ -73,12 +73,13 @@ plain8(uint64_t w)
   return (t & HIGH) == 0;
 }
 
-int
-sw_json_string(struct sw_buf *b, const char *str)
+/* The string literal of the len bytes at str, str[len] being its
+ * terminator (sw_utf8_seq_len() reads up to it). */
+static int
+json_str(struct sw_buf *b, const char *str, size_t len)
 {
   static const char hex[] = "0123456789abcdef";
   const uint8_t *p = (const uint8_t *)str;
-  size_t len = strlen(str);
   const uint8_t *end = p + len;
   uint8_t *o;
   int rc;
@@ -153,6 +154,22 @@ sw_json_string(struct sw_buf *b, const char *str)
   return 0;
 }
 
+int
+sw_json_string(struct sw_buf *b, const char *str)
+{
+  return json_str(b, str, strlen(str));
+}
+
+/* A view's string (struct sw_span_view: read where the record is, cut
+ * as sw_span_copy() would cut it). */
+static int
+json_vstr(struct sw_buf *b, const struct sw_span_vstr *t)
+{
+  char tmp[SW_URL_MAX]; /* the largest field */
+
+  return json_str(b, sw_span_vstr_c(t, tmp), t->len);
+}
+
 /* ,"name": -- the separator first unless this is the first member.
  * name is a string literal. */
 #define KEY_LIT(name) ",\"" name "\":"
@@ -161,22 +178,22 @@ sw_json_string(struct sw_buf *b, const char *str)
                 sizeof(KEY_LIT(name)) - 1 - ((first) ? 1 : 0))
 
 #define KV_STR(b, name, v, first) kv_str((b), KEY(b, name, first), (v))
+#define KV_VSTR(b, name, v, first) kv_vstr((b), KEY(b, name, first), (v))
 #define KV_I64(b, name, v, first) kv_i64((b), KEY(b, name, first), (v))
 #define KV_BOOL(b, name, v, first)                                           \
   kv_bool((b), KEY(b, name, first), (v))
-
-/* ARR(f) is the string of the record array f as sw_span_copy() would
- * have cut it (sw_span_field_str(): a record encoded where it arrived
- * was never copied). The function using it declares tmp (SW_URL_MAX
- * bytes, the largest field), and each value is used before the next
- * ARR() (the calls chained with || are). */
-#define ARR(f) sw_span_field_str((f), sizeof(f), tmp)
 
 /* The value after a key that rc says was written. */
 static int
 kv_str(struct sw_buf *b, int rc, const char *v)
 {
   return rc ? rc : sw_json_string(b, v);
+}
+
+static int
+kv_vstr(struct sw_buf *b, int rc, const struct sw_span_vstr *v)
+{
+  return rc ? rc : json_vstr(b, v);
 }
 
 static int
@@ -193,15 +210,19 @@ kv_bool(struct sw_buf *b, int rc, int v)
   return v ? RAW(b, "true") : RAW(b, "false");
 }
 
+/* A C string as a view's string. */
+#define CSTR(s) (&(const struct sw_span_vstr){(s), strlen(s)})
+
 /* A KeyStringValuePair object. */
 static int
-pair(struct sw_buf *b, const char *k, const char *v, int first)
+pair(struct sw_buf *b, const char *k, const struct sw_span_vstr *v,
+     int first)
 {
   int rc;
 
   if ((!first && (rc = RAW(b, ",")) != 0) || (rc = RAW(b, "{")) != 0 ||
       (rc = KV_STR(b, "key", k, 1)) != 0 ||
-      (rc = KV_STR(b, "value", v, 0)) != 0)
+      (rc = KV_VSTR(b, "value", v, 0)) != 0)
     return rc;
   return RAW(b, "}");
 }
@@ -239,121 +260,125 @@ span_layer(struct sw_buf *b, uint8_t layer)
   return i64(b, layer);
 }
 
+/* The spans' strings are read through a view of their record (struct
+ * sw_span_view, assemble.h), where the record is: in a segment, or where
+ * it arrived for a segment encoded on arrival. */
 static int
-tags(struct sw_buf *b, const struct sw_span_rec *r)
+tags(struct sw_buf *b, const struct sw_span_view *v)
 {
-  char status[24], tmp[SW_URL_MAX];
+  char status[24];
   int first = 1, rc;
 
-  if (!r->method[0] && !r->url[0] && r->status == 0)
+  if (!v->method.len && !v->url.len && v->status == 0)
     return 0;
   if ((rc = KEY(b, "tags", 0)) != 0 || (rc = RAW(b, "[")) != 0)
     return rc;
-  if (r->method[0]) {
-    if ((rc = pair(b, "http.method", ARR(r->method), first)) != 0)
+  if (v->method.len) {
+    if ((rc = pair(b, "http.method", &v->method, first)) != 0)
       return rc;
     first = 0;
   }
-  if (r->url[0]) {
-    if ((rc = pair(b, "http.url", ARR(r->url), first)) != 0)
+  if (v->url.len) {
+    if ((rc = pair(b, "http.url", &v->url, first)) != 0)
       return rc;
     first = 0;
   }
-  if (r->status != 0) {
-    fmt_dec(status, r->status);
-    if ((rc = pair(b, "http.status_code", status, first)) != 0)
+  if (v->status != 0) {
+    fmt_dec(status, v->status);
+    if ((rc = pair(b, "http.status_code", CSTR(status), first)) != 0)
       return rc;
   }
   return RAW(b, "]");
 }
 
 static int
-logs(struct sw_buf *b, const struct sw_span_rec *r)
+logs(struct sw_buf *b, const struct sw_span_view *v)
 {
-  char tmp[SW_ERRLOG_MAX];
   int rc;
 
-  if (!r->errlog[0])
+  if (!v->errlog.len)
     return 0;
   if ((rc = KEY(b, "logs", 0)) != 0 || (rc = RAW(b, "[{")) != 0 ||
-      (rc = KV_I64(b, "time", r->end_ms, 1)) != 0 ||
+      (rc = KV_I64(b, "time", v->end_ms, 1)) != 0 ||
       (rc = KEY(b, "data", 0)) != 0 || (rc = RAW(b, "[")) != 0 ||
-      (rc = pair(b, "event", "error", 1)) != 0 ||
-      (rc = pair(b, "message", ARR(r->errlog), 0)) != 0)
+      (rc = pair(b, "event", CSTR("error"), 1)) != 0 ||
+      (rc = pair(b, "message", &v->errlog, 0)) != 0)
     return rc;
   return RAW(b, "]}]");
 }
 
 static int
-refs(struct sw_buf *b, const struct sw_span_rec *r)
+refs(struct sw_buf *b, const struct sw_span_view *v)
 {
-  const struct sw_ref *ref = &r->ref;
-  char tmp[SW_URL_MAX];
   int rc;
 
   /* As in encode.c: a reference without a trace id links nothing. */
-  if (!r->has_ref || !ref->trace_id[0])
+  if (!v->has_ref || !v->ref.trace_id.len)
     return 0;
   if ((rc = KEY(b, "refs", 0)) != 0 || (rc = RAW(b, "[{")) != 0 ||
       (rc = KEY(b, "refType", 1)) != 0 ||
       (rc = RAW(b, "\"CrossProcess\"")) != 0 ||
-      (rc = KV_STR(b, "traceId", ARR(ref->trace_id), 0)) != 0 ||
-      (rc = KV_STR(b, "parentTraceSegmentId", ARR(ref->parent_segment_id),
-                   0)) ||
-      (rc = KV_I64(b, "parentSpanId", ref->parent_span_id, 0)) != 0 ||
-      (rc = KV_STR(b, "parentService", ARR(ref->parent_service), 0)) ||
-      (rc = KV_STR(b, "parentServiceInstance", ARR(ref->parent_instance),
-                   0)) ||
-      (rc = KV_STR(b, "parentEndpoint", ARR(ref->parent_endpoint), 0)) ||
-      (rc = KV_STR(b, "networkAddressUsedAtPeer", ARR(ref->peer), 0)))
+      (rc = KV_VSTR(b, "traceId", &v->ref.trace_id, 0)) != 0 ||
+      (rc = KV_VSTR(b, "parentTraceSegmentId", &v->ref.parent_segment_id,
+                    0)) ||
+      (rc = KV_I64(b, "parentSpanId", v->ref.parent_span_id, 0)) != 0 ||
+      (rc = KV_VSTR(b, "parentService", &v->ref.parent_service, 0)) ||
+      (rc = KV_VSTR(b, "parentServiceInstance", &v->ref.parent_instance,
+                    0)) ||
+      (rc = KV_VSTR(b, "parentEndpoint", &v->ref.parent_endpoint, 0)) ||
+      (rc = KV_VSTR(b, "networkAddressUsedAtPeer", &v->ref.peer, 0)))
     return rc;
   return RAW(b, "}]");
 }
 
 static int
-span(struct sw_buf *b, const struct sw_span_rec *r)
+span(struct sw_buf *b, const struct sw_span_view *v)
 {
-  char tmp[SW_URL_MAX];
   int rc;
 
   if ((rc = RAW(b, "{")) != 0 ||
-      (rc = KV_I64(b, "spanId", r->span_id, 1)) != 0 ||
-      (rc = KV_I64(b, "parentSpanId", r->parent_span_id, 0)) != 0 ||
-      (rc = KV_I64(b, "startTime", r->start_ms, 0)) != 0 ||
-      (rc = KV_I64(b, "endTime", r->end_ms, 0)) != 0 ||
-      (rc = refs(b, r)) != 0 ||
-      (rc = KV_STR(b, "operationName", ARR(r->op), 0)) != 0 ||
-      (rc = KV_STR(b, "peer", ARR(r->peer), 0)) != 0 ||
+      (rc = KV_I64(b, "spanId", v->span_id, 1)) != 0 ||
+      (rc = KV_I64(b, "parentSpanId", v->parent_span_id, 0)) != 0 ||
+      (rc = KV_I64(b, "startTime", v->start_ms, 0)) != 0 ||
+      (rc = KV_I64(b, "endTime", v->end_ms, 0)) != 0 ||
+      (rc = refs(b, v)) != 0 ||
+      (rc = KV_VSTR(b, "operationName", &v->op, 0)) != 0 ||
+      (rc = KV_VSTR(b, "peer", &v->peer, 0)) != 0 ||
       (rc = KEY(b, "spanType", 0)) != 0 || (rc = RAW(b, "\"")) != 0 ||
-      (rc = raw(b, span_type(r->kind))) != 0 || (rc = RAW(b, "\"")) != 0 ||
-      (rc = span_layer(b, r->layer)) != 0 ||
-      (rc = KV_I64(b, "componentId", r->component, 0)) != 0 ||
-      (rc = KV_BOOL(b, "isError", r->is_error, 0)) != 0 ||
-      (rc = tags(b, r)) != 0 || (rc = logs(b, r)) != 0)
+      (rc = raw(b, span_type(v->kind))) != 0 || (rc = RAW(b, "\"")) != 0 ||
+      (rc = span_layer(b, v->layer)) != 0 ||
+      (rc = KV_I64(b, "componentId", v->component, 0)) != 0 ||
+      (rc = KV_BOOL(b, "isError", v->is_error, 0)) != 0 ||
+      (rc = tags(b, v)) != 0 || (rc = logs(b, v)) != 0)
     return rc;
   return RAW(b, "}");
 }
 
-/* The SegmentObject of the n spans at spans. */
+/* The SegmentObject of n spans: first views the first (NULL when n is
+ * 0), and the others are the records spans[1 .. n). */
 static int
-segment(struct sw_buf *b, const struct sw_span_rec *spans, uint32_t n,
-        int size_limited, const char *service, const char *instance)
+segment(struct sw_buf *b, const struct sw_span_view *first,
+        const struct sw_span_rec *spans, uint32_t n, int size_limited,
+        const char *service, const char *instance)
 {
-  char tmp[SW_ID_MAX];
+  static const struct sw_span_vstr none = {"", 0};
+  struct sw_span_view v;
   int rc;
 
   if ((rc = RAW(b, "{")) != 0 ||
-      (rc = KV_STR(b, "traceId", n > 0 ? ARR(spans[0].trace_id) : "", 1)) ||
-      (rc = KV_STR(b, "traceSegmentId",
-                   n > 0 ? ARR(spans[0].segment_id) : "", 0)) != 0)
+      (rc = KV_VSTR(b, "traceId", first ? &first->trace_id : &none, 1)) ||
+      (rc = KV_VSTR(b, "traceSegmentId", first ? &first->segment_id : &none,
+                    0)) != 0)
     return rc;
   if (n > 0) {
-    if ((rc = KEY(b, "spans", 0)) != 0 || (rc = RAW(b, "[")) != 0)
+    if ((rc = KEY(b, "spans", 0)) != 0 || (rc = RAW(b, "[")) != 0 ||
+        (rc = span(b, first)) != 0)
       return rc;
-    for (uint32_t i = 0; i < n; i++)
-      if ((i > 0 && (rc = RAW(b, ",")) != 0) ||
-          (rc = span(b, &spans[i])) != 0)
+    for (uint32_t i = 1; i < n; i++) {
+      sw_span_view_rec(&v, &spans[i]);
+      if ((rc = RAW(b, ",")) != 0 || (rc = span(b, &v)) != 0)
         return rc;
+    }
     if ((rc = RAW(b, "]")) != 0)
       return rc;
   }
@@ -368,17 +393,22 @@ int
 sw_json_segment(struct sw_buf *b, const struct sw_seg *s,
                 const char *service, const char *instance)
 {
+  struct sw_span_view first;
+
   if (s->enc)
     return sw_buf_append(b, s->enc, s->enc_len);
-  return segment(b, s->spans, s->n, s->size_limited, service, instance);
+  if (s->n > 0)
+    sw_span_view_rec(&first, &s->spans[0]);
+  return segment(b, s->n > 0 ? &first : NULL, s->spans, s->n,
+                 s->size_limited, service, instance);
 }
 
 int
-sw_json_single(struct sw_buf *b, const struct sw_span_rec *r,
+sw_json_single(struct sw_buf *b, const struct sw_span_view *v,
                const char *service, const char *instance)
 {
   size_t start = b->len;
-  int rc = segment(b, r, 1, 0, service, instance);
+  int rc = segment(b, v, NULL, 1, 0, service, instance);
 
   if (rc != 0)
     b->len = start;
@@ -414,7 +444,7 @@ sw_json_properties(struct sw_buf *b, const char *service,
     if ((rc = KEY(b, "properties", 0)) != 0 || (rc = RAW(b, "[")) != 0)
       return rc;
     for (int i = 0; i < n; i++)
-      if ((rc = pair(b, p->kv[i].key, p->kv[i].value, i == 0)) != 0)
+      if ((rc = pair(b, p->kv[i].key, CSTR(p->kv[i].value), i == 0)) != 0)
         return rc;
     if ((rc = RAW(b, "]")) != 0)
       return rc;

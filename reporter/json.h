@@ -31,13 +31,11 @@ int sw_json_string(struct sw_buf *b, const char *s);
 int sw_json_segment(struct sw_buf *b, const struct sw_seg *s,
                     const char *service, const char *instance);
 
-/* The SegmentObject of the one-span segment made of r: the bytes
- * sw_json_segment() appends for a segment holding sw_span_copy(r) alone,
- * not size-limited. r is read as that copy would read it (a string with
- * no terminator in its field ends at the field's last byte), so it may
- * be a record read where it arrived. On -ENOMEM the buffer is left as it
- * was. */
-int sw_json_single(struct sw_buf *b, const struct sw_span_rec *r,
+/* The SegmentObject of the one-span segment of the record v views (a
+ * record read where it is: struct sw_span_view): the bytes
+ * sw_json_segment() appends for a segment holding a copy of that record
+ * alone, not size-limited. On -ENOMEM the buffer is left as it was. */
+int sw_json_single(struct sw_buf *b, const struct sw_span_view *v,
                    const char *service, const char *instance);
 
 /* A JSON array of n SegmentObjects: the body of /v3/segments. */

@@ -348,12 +348,13 @@ drain_in_call(void)
 }
 
 /* The assembler's encoder (sw_asm_encode_fn): the transport's. */
-static int
-encode_single(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+static long
+encode_single(void *ctx, const struct sw_span_view *v, uint8_t *dst,
+              size_t room, struct sw_buf *out)
 {
   struct sw_xport *x = ctx;
 
-  return x->encode_single(x, r, out);
+  return x->encode_single(x, v, dst, room, out);
 }
 
 static int
@@ -428,18 +429,16 @@ static void
 rep_consume(const struct sw_span_packed *recs, size_t n, size_t stride,
             int64_t now_ms)
 {
-  /* Each packed record is unpacked here, then copied on by sw_asm_add():
-   * one scratch record for them all, so the lines it uses stay in L1 and
-   * the ring's cells are read once, only as far as each record goes. */
-  static struct sw_span_rec scratch;
+  /* Each record is read where it is, in the ring's cell, only as far as
+   * it goes: a one-span segment (nearly all) is encoded from it straight
+   * into the block that queues it; any other record is unpacked and
+   * copied into its segment (sw_asm_add_packed()). */
   const char *p = (const char *)recs;
 
   if (!R.ready)
     return;
-  for (size_t i = 0; i < n; i++, p += stride) {
-    sw_span_unpack(&scratch, (const struct sw_span_packed *)p);
-    sw_asm_add(&R.as, &scratch, now_ms);
-  }
+  for (size_t i = 0; i < n; i++, p += stride)
+    sw_asm_add_packed(&R.as, (const struct sw_span_packed *)p, now_ms);
   /* A caller that lends a drain ticks after every consume() (the
    * preload object's loop); records drained during a call must not start
    * another one. */

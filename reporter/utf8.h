@@ -54,109 +54,61 @@ sw_utf8_is_ascii(const void *p, size_t n)
   return (acc & 0x80) == 0;
 }
 
-/* Strings in fixed arrays.
+/* Strings of known length in fixed arrays.
  *
- * The strings of a span record (sw_span.h) are NUL-terminated in arrays
- * whose size is a multiple of eight. sw_arr_copy_ascii() copies such a
- * string in whole blocks (16 bytes with SSE2, else 8) up to the block
- * that holds its terminator, finding the terminator and checking that
- * the string is ASCII on the way: one pass and no call where strlen(),
- * the ASCII check and memcpy() would make three passes. The portable
- * version (_w8) is used where there is no SSE2, and for the tail of an
- * array whose size is not a multiple of 16; the unit tests run both. */
+ * The encoders see the strings of a span record with their lengths
+ * (struct sw_span_view, assemble.h), in arrays of at least 16 bytes that
+ * may be read whole: a record's field, or a packed string's window.
+ * sw_copy_high() copies such a string in whole 16-byte blocks and tells
+ * on the way whether it holds a byte >= 0x80: one pass and no call where
+ * memcpy() and the ASCII check would make two. The portable version
+ * (_any) is used where there is no SSE2; the unit tests run both. */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define SW_ARR_SSE2 1
 #endif
 
-/* The 8-byte word at p, and its zero bytes flagged: nonzero exactly when
- * it holds one (a borrow can only flag a byte above a real zero, so the
- * lowest flagged byte is the first zero on a little-endian machine). */
-static inline uint64_t
-sw_arr_load(const void *p)
+/* Copies the n bytes at s to d and returns nonzero when one of them is
+ * >= 0x80. */
+static inline int
+sw_copy_high_any(uint8_t *d, const char *s, size_t n)
 {
-  uint64_t w;
-
-  memcpy(&w, p, 8);
-  return w;
+  memcpy(d, s, n);
+  return !sw_utf8_is_ascii(s, n);
 }
 
-static inline uint64_t
-sw_arr_zeros(uint64_t w)
+/* The same for n <= cap, s[0 .. cap) readable: d[0 .. min(cap, m + 15))
+ * may be written, m being n or 1 when n is 0 (whole blocks, the last
+ * one moved back to end at the array's end when it would cross it), so
+ * d needs room for n + 16 bytes (or cap). Inlined: cap is a constant. */
+static inline __attribute__((always_inline)) int
+sw_copy_high(uint8_t *d, const char *s, size_t n, size_t cap)
 {
-  return (w - SW_UTF8_ONES) & ~w & SW_UTF8_HIGH;
-}
-
-/* Copies the string of the array f of cap bytes (a multiple of 8) to d,
- * which has room for cap bytes, and returns its length; or -1 when it
- * holds a byte >= 0x80 or has no terminator in the array (what was
- * copied is then of no use). Nothing beyond the array is read, but up to
- * cap bytes are written: the terminator's whole block, what follows the
- * terminator in it included. The portable version starts at byte i (a
- * multiple of 8), hi holding the bytes before i OR-ed together. */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-static inline __attribute__((always_inline)) long
-sw_arr_copy_ascii_w8(uint8_t *d, const char *f, size_t cap, size_t i,
-                     uint64_t hi)
-{
-  for (; i < cap; i += 8) {
-    uint64_t w = sw_arr_load(f + i), z;
-
-    memcpy(d + i, &w, 8);
-    z = sw_arr_zeros(w);
-    if (z) {
-      /* The lowest flagged byte is the first zero. */
-      unsigned nb = (unsigned)__builtin_ctzll(z) >> 3;
-
-      hi |= w & ((1ULL << (nb * 8)) - 1);
-      return hi & SW_UTF8_HIGH ? -1 : (long)(i + nb);
-    }
-    hi |= w;
-  }
-  return -1;
-}
-#else
-/* Big-endian: a borrow can flag a byte before the first zero, so the
- * caller takes its general way every time. */
-static inline long
-sw_arr_copy_ascii_w8(uint8_t *d, const char *f, size_t cap, size_t i,
-                     uint64_t hi)
-{
-  (void)d;
-  (void)f;
-  (void)cap;
-  (void)i;
-  (void)hi;
-  return -1;
-}
-#endif
-
-static inline __attribute__((always_inline)) long
-sw_arr_copy_ascii(uint8_t *d, const char *f, size_t cap)
-{
-  size_t i = 0;
-
 #ifdef SW_ARR_SSE2
-  const __m128i zero = _mm_setzero_si128();
-  unsigned hi = 0;
+  if (cap >= 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    unsigned hi = (unsigned)_mm_movemask_epi8(v);
 
-  for (; i + 16 <= cap; i += 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(f + i));
-    unsigned z = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, zero));
-    unsigned h = (unsigned)_mm_movemask_epi8(v);
+    /* The first block on its own: most strings end in it. */
+    _mm_storeu_si128((__m128i *)(void *)d, v);
+    if (__builtin_expect(n <= 16, 1))
+      return (hi & ((1u << n) - 1)) != 0;
+    for (size_t o = 16; o < n; o += 16) {
+      size_t b = o + 16 <= cap ? o : cap - 16;
+      unsigned h;
 
-    _mm_storeu_si128((__m128i *)(void *)(d + i), v);
-    if (z) {
-      unsigned nb = (unsigned)__builtin_ctz(z);
-
-      return (hi | (h & ((1u << nb) - 1))) ? -1 : (long)(i + nb);
+      v = _mm_loadu_si128((const __m128i *)(const void *)(s + b));
+      h = (unsigned)_mm_movemask_epi8(v);
+      _mm_storeu_si128((__m128i *)(void *)(d + b), v);
+      /* Only the string's bytes count, not what follows it. */
+      if (n - b < 16)
+        h &= (1u << (n - b)) - 1;
+      hi |= h;
     }
-    hi |= h;
+    return hi != 0;
   }
-  if (hi)
-    return -1;
 #endif
-  return sw_arr_copy_ascii_w8(d, f, cap, i, 0);
+  return sw_copy_high_any(d, s, n);
 }
 
 /* The length of the valid sequence starting at p (1 to 4), or 0 when the

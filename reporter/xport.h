@@ -35,14 +35,15 @@ struct sw_xport {
   const char *name;
   int (*send_segments)(struct sw_xport *x, struct sw_seg *const *segs,
                        size_t n, int64_t deadline_ms);
-  /* Optional (NULL: segments keep their records until sent). Appends to
-   * out what send_segments() needs of the one-span segment made of the
-   * record r, which it may read where it arrived (assemble.h,
-   * sw_asm_encode_fn); the assembler queues those bytes (s->enc) instead
-   * of the record, and send_segments() sends them as they are: the same
-   * bytes on the wire as for the record. 0 or -ENOMEM. */
-  int (*encode_single)(struct sw_xport *x, const struct sw_span_rec *r,
-                       struct sw_buf *out);
+  /* Optional (NULL: segments keep their records until sent). Makes what
+   * send_segments() needs of the one-span segment of the record v views
+   * (read where it arrived), as the assembler's encoder does
+   * (sw_asm_encode_fn, assemble.h: written to dst when it fits in room,
+   * else appended to out); the assembler queues those bytes (s->enc)
+   * instead of the record, and send_segments() sends them as they are:
+   * the same bytes on the wire as for the record. */
+  long (*encode_single)(struct sw_xport *x, const struct sw_span_view *v,
+                        uint8_t *dst, size_t room, struct sw_buf *out);
   int (*report_properties)(struct sw_xport *x, const struct sw_props *p,
                            int64_t deadline_ms);
   int (*keepalive)(struct sw_xport *x, int64_t deadline_ms);
@@ -109,9 +110,11 @@ int sw_xport_kafka_message(struct sw_buf *msg, const struct sw_seg *s,
                            const struct sw_enc_ids *ids,
                            struct sw_xport_msg *m);
 /* Kafka's encode_single(): the key's length in one byte, the key, the
- * value. 0 or -ENOMEM (out is left as it was). */
-int sw_xport_kafka_single(struct sw_buf *out, const struct sw_span_rec *r,
-                          const struct sw_enc_ids *ids);
+ * value; written to dst when they fit in room (their length), else
+ * appended to out (0); or -ENOMEM (out is left as it was). */
+long sw_xport_kafka_single(const struct sw_span_view *v,
+                           const struct sw_enc_ids *ids, uint8_t *dst,
+                           size_t room, struct sw_buf *out);
 
 /* File: the lines of a batch. 0 or -ENOMEM. */
 int sw_xport_file_body(struct sw_buf *b, struct sw_seg *const *segs,

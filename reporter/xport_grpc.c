@@ -293,11 +293,11 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
 
 /* A segment encoded on arrival holds its SegmentObject, the bytes
  * sw_encode_segment_ids() writes for it, which copies them. */
-static int
-grpc_encode_single(struct sw_xport *x, const struct sw_span_rec *r,
-                   struct sw_buf *out)
+static long
+grpc_encode_single(struct sw_xport *x, const struct sw_span_view *v,
+                   uint8_t *dst, size_t room, struct sw_buf *out)
 {
-  return sw_encode_single_ids(out, r, &((struct grpc *)x)->ids);
+  return sw_encode_single(v, &((struct grpc *)x)->ids, dst, room, out);
 }
 
 int

@@ -212,18 +212,26 @@ produce(struct kafka *k, rd_kafka_topic_t *t, const void *value,
  * key, then the value. */
 _Static_assert(SW_ID_MAX <= 256, "a segment id's length in one byte");
 
-int
-sw_xport_kafka_single(struct sw_buf *out, const struct sw_span_rec *r,
-                      const struct sw_enc_ids *ids)
+long
+sw_xport_kafka_single(const struct sw_span_view *v,
+                      const struct sw_enc_ids *ids, uint8_t *dst,
+                      size_t room, struct sw_buf *out)
 {
-  size_t start = out->len;
-  /* As sw_span_copy() would cut it. */
-  size_t klen = strnlen(r->segment_id, sizeof(r->segment_id) - 1);
+  size_t start = out->len, klen = v->segment_id.len;
   uint8_t kl = (uint8_t)klen;
 
+  if (dst && room > 1 + klen) {
+    uint8_t *o;
+
+    dst[0] = kl;
+    memcpy(dst + 1, v->segment_id.s, klen);
+    o = sw_encode_single_put(dst + 1 + klen, dst + room, v, ids);
+    if (SW_LIKELY(o != NULL))
+      return (long)(o - dst);
+  }
   if (sw_buf_append(out, &kl, 1) != 0 ||
-      sw_buf_append(out, r->segment_id, klen) != 0 ||
-      sw_encode_single_ids(out, r, ids) != 0) {
+      sw_buf_append(out, v->segment_id.s, klen) != 0 ||
+      sw_encode_single_ids(out, v, ids) != 0) {
     out->len = start;
     return -ENOMEM;
   }
@@ -251,11 +259,11 @@ sw_xport_kafka_message(struct sw_buf *msg, const struct sw_seg *s,
   return 0;
 }
 
-static int
-kafka_encode_single(struct sw_xport *x, const struct sw_span_rec *r,
-                    struct sw_buf *out)
+static long
+kafka_encode_single(struct sw_xport *x, const struct sw_span_view *v,
+                    uint8_t *dst, size_t room, struct sw_buf *out)
 {
-  return sw_xport_kafka_single(out, r, &((struct kafka *)x)->ids);
+  return sw_xport_kafka_single(v, &((struct kafka *)x)->ids, dst, room, out);
 }
 
 static int

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "assemble.h"
 
@@ -31,6 +32,46 @@ rnd_i64(void)
   }
 }
 
+/* r packed as a ring cell holds it, into a record of its own allocation
+ * (so that the sanitizers catch a read beyond it); the bytes the packing
+ * leaves are garbage, as in a reused cell. */
+static const struct sw_span_packed *
+rep_pack(const struct sw_span_rec *r)
+{
+  static struct sw_span_packed *p;
+
+  if (!p)
+    p = malloc(sizeof(*p));
+  cr_assert_not_null(p);
+  for (size_t k = 0; k < sizeof(*p); k++)
+    ((uint8_t *)p)[k] = (uint8_t)rnd();
+  sw_span_pack(p, r);
+  return p;
+}
+
+/* An encoder under test (sw_asm_encode_fn) and what it did: wrote in
+ * place (direct) or appended to the scratch buffer (out). */
+struct rep_enc_count {
+  sw_asm_encode_fn fn;
+  void *ctx;
+  unsigned direct, out;
+};
+
+static long
+rep_counting_enc(void *ctx, const struct sw_span_view *v, uint8_t *dst,
+                 size_t room, struct sw_buf *out)
+{
+  struct rep_enc_count *c = ctx;
+  long n = c->fn(c->ctx, v, dst, room, out);
+
+  cr_assert_leq(n, (long)room);
+  if (n > 0)
+    c->direct++;
+  else if (n == 0)
+    c->out++;
+  return n;
+}
+
 /* How many segments of each kind rep_batch() saw. */
 struct rep_batch_kinds {
   unsigned enc;   /* encoded on arrival */
@@ -40,7 +81,8 @@ struct rep_batch_kinds {
 
 /* One round: 1 to 12 arrivals (each made by arrival(); one in four
  * turned into a segment of two spans, its child then its root) into enc,
- * which encodes one-span segments, and recs, which keeps records; then
+ * which encodes one-span segments from the records packed as they arrive
+ * (sw_asm_add_packed()), and recs, which keeps records; then
  * up to max finished segments popped from each, in step, into x and y.
  * Checks that both queued the same number and that each segment of enc
  * holds what its kind says; counts the kinds into k. Returns how many
@@ -60,13 +102,13 @@ rep_batch(struct sw_asm *enc, struct sw_asm *recs, int round,
       r.span_id = 1;
       r.parent_span_id = 0;
       r.nspans = 0;
-      sw_asm_add(enc, &r, 10);
+      sw_asm_add_packed(enc, rep_pack(&r), 10);
       sw_asm_add(recs, &r, 10);
       arrival(&r);
       snprintf(r.segment_id, sizeof(r.segment_id), "multi-%d-%d", round, i);
       r.nspans = 2;
     }
-    sw_asm_add(enc, &r, 10);
+    sw_asm_add_packed(enc, rep_pack(&r), 10);
     sw_asm_add(recs, &r, 10);
   }
   cr_assert_eq(sw_asm_queued(enc), sw_asm_queued(recs));

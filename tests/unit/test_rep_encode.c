@@ -11,6 +11,7 @@
 #include "sw_common.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1070,80 +1071,72 @@ Test(encode, utf8_repair_matches_reference)
   }
 }
 
-/* sw_arr_copy_ascii(), the SSE2 version where there is one and the
- * portable one, against strlen() and a byte loop: every array size a
- * record uses, a terminator at every position (or none), a high byte
- * before or after it, garbage after it. Nothing beyond the array may be
- * written. */
-static long
-naive_copy_ascii(const char *f, size_t cap)
-{
-  size_t n = strnlen(f, cap);
-
-  if (n == cap || !naive_ascii((const uint8_t *)f, n))
-    return -1;
-  return (long)n;
-}
-
+/* sw_copy_high(), the SSE2 version where there is one and the portable
+ * one, against memcmp() and a byte loop: every array size a record uses
+ * (and 16), every length up to the array's, a high byte inside the
+ * string or just after it, garbage after it. The array is read from its
+ * own allocation (the sanitizers see a read beyond it); nothing may be
+ * written beyond min(cap, n + 15), or 16 bytes when n is 0. */
 static void
-check_copy_ascii(const char *f, size_t cap)
+check_copy_high(const char *f, size_t n, size_t cap)
 {
-  uint8_t d[SW_URL_MAX + 16];
-  long want_n = naive_copy_ascii(f, cap);
-  long got[2];
+  uint8_t d[SW_URL_MAX + 32];
+  char *a = malloc(cap);
+  int high = !naive_ascii((const uint8_t *)f, n);
 
+  cr_assert_not_null(a);
+  memcpy(a, f, cap);
   for (int v = 0; v < 2; v++) {
+    size_t m = n ? n : 1;
+    size_t lim = v == 0 && m + 15 < cap ? m + 15 : v == 0 ? cap : n;
+    int got;
+
     memset(d, 0xee, sizeof(d));
-    got[v] = v == 0 ? sw_arr_copy_ascii(d, f, cap)
-                    : sw_arr_copy_ascii_w8(d, f, cap, 0, 0);
-    cr_assert_eq(got[v], want_n, "variant %d cap %zu: %ld, want %ld", v,
-                 cap, got[v], want_n);
-    if (want_n >= 0)
-      cr_assert(memcmp(d, f, (size_t)want_n) == 0, "variant %d", v);
-    for (size_t k = cap; k < sizeof(d); k++)
-      cr_assert_eq(d[k], 0xee, "variant %d wrote beyond the array", v);
+    got = v == 0 ? sw_copy_high(d, a, n, cap) : sw_copy_high_any(d, a, n);
+    cr_assert_eq(got != 0, high, "variant %d cap %zu n %zu", v, cap, n);
+    cr_assert(memcmp(d, a, n) == 0, "variant %d", v);
+    for (size_t k = lim; k < sizeof(d); k++)
+      cr_assert_eq(d[k], 0xee, "variant %d cap %zu n %zu wrote at %zu", v,
+                   cap, n, k);
   }
+  free(a);
 }
 
-Test(encode, arr_copy_ascii)
+Test(encode, copy_high)
 {
   static const size_t caps[] = {SW_METHOD_MAX, SW_ID_MAX, SW_NAME_MAX,
                                 SW_PEER_MAX, SW_ERRLOG_MAX, SW_OP_MAX,
-                                SW_URL_MAX, 8, 24, 40};
+                                SW_URL_MAX, 16, 24, 40};
   char f[SW_URL_MAX];
 
   for (size_t c = 0; c < SW_ARRAY_LEN(caps); c++) {
     size_t cap = caps[c];
 
-    cr_assert_eq(cap % 8, 0);
     for (size_t n = 0; n <= cap; n++) {
       for (size_t k = 0; k < cap; k++)
         f[k] = (char)('a' + k % 26);
-      if (n < cap)
-        f[n] = '\0';
-      check_copy_ascii(f, cap);
-      /* A high byte after the terminator does not count. */
-      if (n + 1 < cap) {
-        f[n + 1] = (char)0xc3;
-        check_copy_ascii(f, cap);
+      check_copy_high(f, n, cap);
+      /* A high byte after the string does not count. */
+      if (n < cap) {
+        f[n] = (char)0xc3;
+        check_copy_high(f, n, cap);
       }
-      /* One before it does. */
+      /* One in it does, first or last. */
       if (n > 0) {
         f[n - 1] = (char)0x80;
-        check_copy_ascii(f, cap);
+        check_copy_high(f, n, cap);
+        f[n - 1] = 'a';
         f[0] = (char)0xff;
-        check_copy_ascii(f, cap);
+        check_copy_high(f, n, cap);
       }
     }
   }
   for (int iter = 0; iter < 20000; iter++) {
     size_t cap = caps[rnd() % SW_ARRAY_LEN(caps)];
 
-    rnd_str(f, cap);
-    if (rnd() % 8 == 0) /* no terminator at all */
-      for (size_t k = 0; k < cap; k++)
-        f[k] = f[k] ? f[k] : 'x';
-    check_copy_ascii(f, cap);
+    for (size_t k = 0; k < cap; k++)
+      f[k] = (char)rnd();
+    check_copy_high(f, rnd() % (cap + 1), cap);
   }
 }
 
@@ -1224,15 +1217,64 @@ record_seg(struct sw_seg *seg, struct sw_span_rec *copy,
   seg_of(seg, copy, 1);
 }
 
+/* What a transport's encoder of one-span segments makes of the view v:
+ * written to dst, room bytes of their own allocation (NULL when room is
+ * 0), or appended to out. kafka: sw_xport_kafka_single(), else
+ * sw_encode_single(). */
+static long
+single_to(int kafka, const struct sw_span_view *v,
+          const struct sw_enc_ids *ids, uint8_t **dst, size_t room,
+          struct sw_buf *out)
+{
+  free(*dst);
+  *dst = room ? malloc(room) : NULL;
+  if (room) {
+    cr_assert_not_null(*dst);
+    memset(*dst, 0xee, room);
+  }
+  return kafka ? sw_xport_kafka_single(v, ids, *dst, room, out)
+               : sw_encode_single(v, ids, *dst, room, out);
+}
+
+/* The bytes want (wlen) came out of single_to(): at dst (n of them) or
+ * appended to out after its 5 bytes. */
+static void
+single_is(long n, const uint8_t *dst, const struct sw_buf *out,
+          const uint8_t *w, size_t wlen, int iter)
+{
+  if (n > 0) {
+    cr_assert_eq((size_t)n, wlen, "iter %d: %ld bytes, want %zu", iter, n,
+                 wlen);
+    cr_assert(memcmp(dst, w, wlen) == 0, "iter %d", iter);
+    cr_assert_eq(out->len, 5, "iter %d: out untouched", iter);
+  } else {
+    cr_assert_eq(n, 0, "iter %d", iter);
+    cr_assert_eq(out->len, 5 + wlen, "iter %d", iter);
+    cr_assert(memcmp(out->data + 5, w, wlen) == 0, "iter %d", iter);
+  }
+}
+
+/* Every way of encoding a one-span segment makes the bytes of the record
+ * path (a segment holding a copy of the record, sw_encode_segment_ids()),
+ * whatever the record holds: from a view of the record where it arrived
+ * or of it packed as the ring's cell holds it, appended to a buffer or
+ * written in place into room of any size (too small by one, exactly
+ * enough, a recycled block's, plenty); for Kafka, with its key in front.
+ * Room too small always falls back to the buffer, and room to spare is
+ * always used. */
 Test(encode, single_matches_record_path, .timeout = 120)
 {
   static struct sw_span_rec raw, copy;
-  struct sw_buf a = {0}, b = {0};
+  struct sw_buf a = {0}, b = {0}, c = {0}, k = {0};
+  struct sw_span_view vr, vp;
   struct sw_seg seg;
   char svc[80], inst[80];
+  uint8_t *dst = NULL;
+  unsigned direct = 0, fallback = 0;
 
   for (int iter = 0; iter < 4000; iter++) {
     struct sw_enc_ids ids;
+    size_t rlen, klen, rooms[6];
 
     rnd_arrival(&raw);
     raw.has_ref = (uint8_t)(iter & 1);
@@ -1240,36 +1282,167 @@ Test(encode, single_matches_record_path, .timeout = 120)
     RND_STR(svc);
     RND_STR(inst);
     cr_assert_eq(sw_enc_ids_init(&ids, svc, inst), 0);
-    a.len = b.len = 0;
-    /* After bytes already there, as in a batch. */
-    cr_assert_eq(sw_buf_append(&a, "12345", 5), 0);
+    /* The record path, after bytes already there, as in a batch. */
+    b.len = 0;
     cr_assert_eq(sw_buf_append(&b, "12345", 5), 0);
-    cr_assert_eq(sw_encode_single_ids(&a, &raw, &ids), 0);
     cr_assert_eq(sw_encode_segment_ids(&b, &seg, &ids), 0);
-    cr_assert_eq(a.len, b.len, "iter %d: %zu bytes, record path %zu", iter,
-                 a.len, b.len);
-    cr_assert(memcmp(a.data, b.data, a.len) == 0, "iter %d", iter);
+    rlen = b.len - 5;
+    /* Kafka's record: the key's length, the key, the value. */
+    klen = strlen(copy.segment_id);
+    k.len = 0;
+    cr_assert_eq(sw_buf_append(&k, &(uint8_t){(uint8_t)klen}, 1), 0);
+    cr_assert_eq(sw_buf_append(&k, copy.segment_id, klen), 0);
+    cr_assert_eq(sw_buf_append(&k, b.data + 5, rlen), 0);
+
+    sw_span_view_rec(&vr, &raw);
+    sw_span_view_packed(&vp, rep_pack(&raw));
+    for (int view = 0; view < 2; view++) {
+      const struct sw_span_view *v = view ? &vp : &vr;
+
+      a.len = 0;
+      cr_assert_eq(sw_buf_append(&a, "12345", 5), 0);
+      cr_assert_eq(sw_encode_single_ids(&a, v, &ids), 0);
+      cr_assert_eq(a.len, b.len, "iter %d view %d: %zu bytes, record path %zu",
+                   iter, view, a.len, b.len);
+      cr_assert(memcmp(a.data, b.data, a.len) == 0, "iter %d view %d", iter,
+                view);
+      for (int kafka = 0; kafka < 2; kafka++) {
+        const uint8_t *w = kafka ? k.data : b.data + 5;
+        size_t wl = kafka ? k.len : rlen;
+
+        rooms[0] = 0;
+        rooms[1] = wl - 1;
+        rooms[2] = wl;
+        rooms[3] = SW_ASM_ENC_INLINE;
+        rooms[4] = wl + 64 + rnd() % 64;
+        rooms[5] = rnd() % (wl + 80);
+        for (size_t r = 0; r < SW_ARRAY_LEN(rooms); r++) {
+          long n;
+
+          c.len = 0;
+          cr_assert_eq(sw_buf_append(&c, "12345", 5), 0);
+          n = single_to(kafka, v, &ids, &dst, rooms[r], &c);
+          single_is(n, dst, &c, w, wl, iter);
+          if (rooms[r] < wl)
+            cr_assert_eq(n, 0, "iter %d: no room, no bytes in place", iter);
+          if (rooms[r] >= wl + 64)
+            cr_assert_gt(n, 0, "iter %d: room to spare is used", iter);
+          direct += n > 0;
+          fallback += n == 0 && rooms[r] >= wl;
+        }
+      }
+    }
     /* And the record path's bytes are what protobuf-c makes. */
     if (iter % 16 == 0)
       differential(&seg, svc, inst);
     sw_enc_ids_free(&ids);
   }
+  /* Both ways were taken, also with just enough room (the checks ask
+   * for a little more than a string takes). */
+  cr_assert_gt(direct, 4000);
+  cr_assert_gt(fallback, 0);
+  free(dst);
   sw_buf_free(&a);
   sw_buf_free(&b);
+  sw_buf_free(&c);
+  sw_buf_free(&k);
+}
+
+/* The most a span takes: every string at its longest and none of it
+ * valid UTF-8 (each byte repaired into three), every number at its
+ * longest, the ref, the error log. The record path has room for it, and
+ * a one-span segment goes in place only with room for it. */
+Test(encode, largest_span)
+{
+  static struct sw_span_rec r[3];
+  struct sw_span_view v;
+  struct sw_enc_ids ids;
+  struct sw_seg seg;
+  struct sw_buf c = {0};
+  uint8_t *dst = NULL;
+  long n;
+
+  for (int i = 0; i < 3; i++) {
+    memset(&r[i], 0xff, sizeof(r[i]));
+#define TERM(f) r[i].f[sizeof(r[i].f) - 1] = '\0';
+#define TERM_REF(f) TERM(ref.f)
+    SW_SPAN_STRINGS(TERM)
+    SW_REF_STRINGS(TERM_REF)
+#undef TERM_REF
+#undef TERM
+    r[i].span_id = i;
+    r[i].parent_span_id = INT32_MIN;
+    r[i].nspans = 3;
+    r[i].has_ref = 1;
+    r[i].component = INT32_MIN;
+    r[i].status = INT32_MIN;
+    r[i].start_ms = INT64_MIN;
+    r[i].end_ms = -1;
+    r[i].ref.parent_span_id = INT32_MIN;
+  }
+  seg_of(&seg, r, 3);
+  differential(&seg, "svc", "inst");
+  cr_assert_eq(sw_enc_ids_init(&ids, "svc", "inst"), 0);
+  buf.len = 0;
+  cr_assert_eq(sw_encode_segment_ids(&buf, &seg, &ids), 0);
+  /* One span alone. */
+  r[0].nspans = 1;
+  seg_of(&seg, r, 1);
+  buf.len = 0;
+  cr_assert_eq(sw_encode_segment_ids(&buf, &seg, &ids), 0);
+  sw_span_view_packed(&v, rep_pack(&r[0]));
+  cr_assert_eq(sw_buf_append(&c, "12345", 5), 0);
+  n = single_to(0, &v, &ids, &dst, buf.len - 1, &c);
+  single_is(n, dst, &c, buf.data, buf.len, 0);
+  cr_assert_eq(n, 0);
+  c.len = 5;
+  n = single_to(0, &v, &ids, &dst, buf.len + 64, &c);
+  single_is(n, dst, &c, buf.data, buf.len, 0);
+  cr_assert_gt(n, 0);
+  free(dst);
+  sw_buf_free(&c);
+  sw_enc_ids_free(&ids);
+}
+
+/* Out of memory with no room in place: -ENOMEM, and the buffer as it
+ * was. A buffer at the end of the address space cannot grow (without a
+ * call to the allocator). */
+Test(encode, single_nomem)
+{
+  struct sw_span_rec r;
+  struct sw_span_view v;
+  struct sw_enc_ids ids;
+  struct sw_buf full = {NULL, SIZE_MAX, SIZE_MAX};
+  uint8_t small[8];
+
+  fill_root(&r);
+  sw_span_view_packed(&v, rep_pack(&r));
+  cr_assert_eq(sw_enc_ids_init(&ids, "s", "i"), 0);
+  cr_assert_eq(sw_encode_single(&v, &ids, NULL, 0, &full), -ENOMEM);
+  cr_assert_eq(sw_encode_single(&v, &ids, small, sizeof(small), &full),
+               -ENOMEM);
+  cr_assert_eq(sw_encode_single_ids(&full, &v, &ids), -ENOMEM);
+  cr_assert_eq(sw_xport_kafka_single(&v, &ids, NULL, 0, &full), -ENOMEM);
+  cr_assert_eq(sw_xport_kafka_single(&v, &ids, small, sizeof(small), &full),
+               -ENOMEM);
+  cr_assert(full.len == SIZE_MAX && full.data == NULL);
+  sw_enc_ids_free(&ids);
 }
 
 /* Encoders for the assembler (sw_asm_encode_fn), as the transports lend
  * them. */
-static int
-grpc_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+static long
+grpc_enc(void *ctx, const struct sw_span_view *v, uint8_t *dst, size_t room,
+         struct sw_buf *out)
 {
-  return sw_encode_single_ids(out, r, ctx);
+  return sw_encode_single(v, ctx, dst, room, out);
 }
 
-static int
-kafka_enc(void *ctx, const struct sw_span_rec *r, struct sw_buf *out)
+static long
+kafka_enc(void *ctx, const struct sw_span_view *v, uint8_t *dst,
+          size_t room, struct sw_buf *out)
 {
-  return sw_xport_kafka_single(out, r, ctx);
+  return sw_xport_kafka_single(v, ctx, dst, room, out);
 }
 
 /* The same random stream of records, one-span roots and segments of
@@ -1291,7 +1464,9 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
   cr_assert_eq(sw_asm_init(&enc, &lim, &es), 0);
   cr_assert_eq(sw_asm_init(&recs, &lim, &rs), 0);
   cr_assert_eq(sw_enc_ids_init(&ids, "a-service|ns", "inst@host"), 0);
-  sw_asm_set_encoder(&enc, fn, &ids);
+  struct rep_enc_count cnt = {fn, &ids, 0, 0};
+
+  sw_asm_set_encoder(&enc, rep_counting_enc, &cnt);
   for (int round = 0; round < 200; round++) {
     struct sw_seg *x[16], *y[16];
     size_t n = rep_batch(&enc, &recs, round, rnd_arrival, x, y,
@@ -1326,6 +1501,10 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
   cr_assert_gt(k.heap, 0);
   cr_assert_lt(k.heap, k.enc);
   cr_assert_gt(k.multi, 10);
+  /* Most of those that fit a block were written in place. */
+  cr_assert_gt(cnt.direct, (k.enc - k.heap) / 2, "%u in place of %u",
+               cnt.direct, k.enc - k.heap);
+  cr_assert_gt(cnt.out, 0);
   cr_assert_eq(es.segments_dropped, 0);
   sw_enc_ids_free(&ids);
   sw_buf_free(&a);
@@ -1350,19 +1529,27 @@ Test(encode, kafka_records_same_for_encoded_segments, .timeout = 120)
 Test(encode, kafka_single_layout)
 {
   struct sw_span_rec r;
+  struct sw_span_view v;
   struct sw_enc_ids ids;
   struct sw_buf a = {0};
 
   fill_root(&r);
   cr_assert_eq(sw_enc_ids_init(&ids, "s", "i"), 0);
   cr_assert_eq(sw_buf_append(&a, "x", 1), 0);
-  cr_assert_eq(sw_xport_kafka_single(&a, &r, &ids), 0);
+  sw_span_view_rec(&v, &r);
+  cr_assert_eq(sw_xport_kafka_single(&v, &ids, NULL, 0, &a), 0);
   cr_assert_eq(a.data[1], strlen(r.segment_id));
   cr_assert(memcmp(a.data + 2, r.segment_id, strlen(r.segment_id)) == 0);
   memset(r.segment_id, 'k', sizeof(r.segment_id));
   a.len = 0;
-  cr_assert_eq(sw_xport_kafka_single(&a, &r, &ids), 0);
+  sw_span_view_rec(&v, &r);
+  cr_assert_eq(sw_xport_kafka_single(&v, &ids, NULL, 0, &a), 0);
   cr_assert_eq(a.data[0], SW_ID_MAX - 1);
+  sw_span_view_packed(&v, rep_pack(&r));
+  a.len = 0;
+  cr_assert_eq(sw_xport_kafka_single(&v, &ids, NULL, 0, &a), 0);
+  cr_assert_eq(a.data[0], SW_ID_MAX - 1);
+  cr_assert(memcmp(a.data + 1, r.segment_id, SW_ID_MAX - 1) == 0);
   sw_enc_ids_free(&ids);
   sw_buf_free(&a);
 }
