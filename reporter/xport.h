@@ -116,6 +116,12 @@ long sw_xport_kafka_single(const struct sw_span_view *v,
                            const struct sw_enc_ids *ids, uint8_t *dst,
                            size_t room, struct sw_buf *out);
 
+/* HTTP and file: encode_single(): the segment's JSON object, the bytes
+ * sw_json_segment() writes for it (and copies for a segment holding
+ * them), always appended to out (0), or -ENOMEM (json.c). */
+long sw_xport_json_single(struct sw_xport *x, const struct sw_span_view *v,
+                          uint8_t *dst, size_t room, struct sw_buf *out);
+
 /* File: the lines of a batch. 0 or -ENOMEM. */
 int sw_xport_file_body(struct sw_buf *b, struct sw_seg *const *segs,
                        size_t n, const char *service, const char *instance);

@@ -120,23 +120,6 @@ line(struct sw_buf *b, const char *type)
   return rc;
 }
 
-/* A segment encoded on arrival holds its JSON object, the bytes
- * sw_json_segment() writes for it, which copies them into its line. */
-static long
-file_encode_single(struct sw_xport *x, const struct sw_span_view *v,
-                 uint8_t *dst, size_t room, struct sw_buf *out)
-{
-  const struct sw_config *cfg = x->env->cfg;
-
-  /* Written to out only: a served request's object is longer than a
-   * recycled block holds (the assembler copies it into a block of its
-   * own size), and escaping makes a bound from the lengths six times
-   * too large to write it in place. */
-  (void)dst;
-  (void)room;
-  return sw_json_single(out, v, cfg->service, cfg->instance);
-}
-
 int
 sw_xport_file_body(struct sw_buf *b, struct sw_seg *const *segs, size_t n,
                    const char *service, const char *instance)
@@ -209,7 +192,7 @@ sw_xport_file_open(const struct sw_reporter_env *env)
   f->fd = -1;
   f->base.name = "file";
   f->base.send_segments = file_send_segments;
-  f->base.encode_single = file_encode_single;
+  f->base.encode_single = sw_xport_json_single;
   f->base.report_properties = file_report_properties;
   f->base.keepalive = file_keepalive;
   f->base.close = file_close;

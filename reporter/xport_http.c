@@ -167,24 +167,6 @@ http_send_segments(struct sw_xport *x, struct sw_seg *const *segs, size_t n,
   return call(h, PATH_SEGMENTS, deadline_ms);
 }
 
-/* A segment encoded on arrival holds its JSON object, the bytes
- * sw_json_segment() writes for it (within sw_json_segments()), which
- * copies them. */
-static long
-http_encode_single(struct sw_xport *x, const struct sw_span_view *v,
-                 uint8_t *dst, size_t room, struct sw_buf *out)
-{
-  const struct sw_config *cfg = x->env->cfg;
-
-  /* Written to out only: a served request's object is longer than a
-   * recycled block holds (the assembler copies it into a block of its
-   * own size), and escaping makes a bound from the lengths six times
-   * too large to write it in place. */
-  (void)dst;
-  (void)room;
-  return sw_json_single(out, v, cfg->service, cfg->instance);
-}
-
 static int
 http_report_properties(struct sw_xport *x, const struct sw_props *p,
                        int64_t deadline_ms)
@@ -243,7 +225,7 @@ sw_xport_http_open(const struct sw_reporter_env *env)
   }
   h->base.name = "http";
   h->base.send_segments = http_send_segments;
-  h->base.encode_single = http_encode_single;
+  h->base.encode_single = sw_xport_json_single;
   h->base.report_properties = http_report_properties;
   h->base.keepalive = http_keepalive;
   h->base.close = http_close;

@@ -79,6 +79,17 @@ struct rep_batch_kinds {
   unsigned multi; /* of two spans, kept as records */
 };
 
+/* After many rounds: every kind of segment was seen, some encoded ones
+ * longer than a block and most not. */
+static void
+rep_batch_all_kinds_seen(const struct rep_batch_kinds *k)
+{
+  cr_assert_gt(k->enc, 100);
+  cr_assert_gt(k->heap, 0);
+  cr_assert_lt(k->heap, k->enc);
+  cr_assert_gt(k->multi, 10);
+}
+
 /* One round: 1 to 12 arrivals (each made by arrival(); one in four
  * turned into a segment of two spans, its child then its root) into enc,
  * which encodes one-span segments from the records packed as they arrive
