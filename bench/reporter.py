@@ -140,7 +140,7 @@ def main():
                         r["stalls"] = st.count
                     rows.append(r)
                     B.log("  %-6s offered %7s/s: pushed %d, dropped at ring "
-                          "%d (most used %d of %d), sent %d, dropped by "
+                          "%d (most used %d of %d lines), sent %d, dropped by "
                           "reporter %d, %0.f spans/s sent, reporter CPU "
                           "%.2f us/span" % (
                               kind, rate or "max", r.get("pushed", 0),
@@ -168,7 +168,7 @@ def main():
     print("(one span per segment; sent/s = spans sent per second of wall "
           "time; drop rep = dropped by the reporter's queue or a failed call;"
           " stall = the sink stopped for %g ms every %g s; ring max = the"
-          " highest fill level of the ring seen, of %d)"
+          " highest fill level of the ring seen, in lines, of %d)"
           % (args.stall_ms, args.stall_period,
              max([r.get("ring_cap", 0) for r in rows] or [0])))
     if args.json:

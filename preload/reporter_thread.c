@@ -3,8 +3,8 @@
  * Producers (hooks) push finished spans into the ring and wake the
  * reporter with a futex (async-signal-safe) only when it needs it: when it
  * sleeps idle, on the first span; when it naps while data flows (letting
- * a batch accumulate), once the ring passes half full. Under load that is
- * one load of the futex word per span and no syscall. The thread is
+ * a batch accumulate), once the ring passes a quarter full. Under load
+ * that is one load of the futex word per span and no syscall. The thread is
  * started on the first tracked connection, not in the constructor, so a
  * process that never accepts or connects (sh, ls, sed...) never gets an
  * extra thread (see README, "When the reporter thread starts").
@@ -40,8 +40,8 @@
 
 #define BATCH 256       /* records handed over between two looks at tick() */
 /* While data flows: batch for this long. A producer ends the nap early
- * when the ring passes half full, so the length only decides how often
- * the reporter wakes at rates that do not fill half the ring in it: each
+ * when the ring passes a quarter full, so the length only decides how
+ * often the reporter wakes at rates that do not fill that in it: each
  * wake-up costs the reporter more than draining what accumulated (at 50k
  * spans/s, 0.80 µs per span with 20 ms naps, 0.63 with 100 ms). */
 #define BUSY_NAP_MS 100
@@ -64,11 +64,15 @@ static _Atomic pid_t thread_pid;
 enum {
   REP_AWAKE = 0, /* draining or sending: nothing */
   REP_IDLE = 1,  /* asleep with an empty ring: wake it */
-  REP_NAP = 2,   /* napping while data flows: wake it once half full */
+  REP_NAP = 2,   /* napping while data flows: wake it at ring_wake */
 };
 static _Atomic uint32_t sleeping;
-/* Half the ring's capacity, the fill level that ends a nap. */
-static uint64_t ring_half;
+/* The fill level that ends a nap, in lines: a quarter of the ring. A
+ * served request's record takes 4 lines, so that is about as many
+ * records per wake-up as half the configured capacity (the ring has 8
+ * lines per record of it: 2,048 by default), and leaves three quarters
+ * of the ring for what arrives while the reporter wakes and drains. */
+static uint64_t ring_wake;
 static _Atomic int flush_req;
 static _Atomic int64_t flush_deadline;
 static _Atomic uint32_t flush_done;
@@ -114,7 +118,7 @@ pushed_one(void)
 
   if (SW_LIKELY(s == REP_AWAKE))
     return;
-  if (s == REP_NAP && sw_ring_used(&ring) < ring_half)
+  if (s == REP_NAP && sw_ring_used(&ring) < ring_wake)
     return;
   if (atomic_exchange_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst) !=
       REP_AWAKE)
@@ -155,14 +159,16 @@ static size_t drain(size_t max);
 
 /* What the reporter calls while a transport waits on the network (see
  * sw_reporter_api.h): the ring keeps emptying during a slow call. At most
- * one ring's worth, so that producers faster than the reporter cannot
- * keep it here. */
+ * one ring's worth (a record takes 2 lines at least), so that producers
+ * faster than the reporter cannot keep it here. */
 static size_t
 drain_lent(size_t max)
 {
+  size_t ring_recs = (size_t)(sw_ring_cap(&ring) / 2);
+
   if (delivering || lend_off)
     return 0;
-  return drain(max < sw_ring_cap(&ring) ? max : sw_ring_cap(&ring));
+  return drain(max < ring_recs ? max : ring_recs);
 }
 
 static void
@@ -218,26 +224,28 @@ log_stats(void)
 /* Hands records to the reporter, packed and read in place in the ring,
  * or counts them dropped without one. */
 static void
-deliver(const struct sw_span_packed *recs, size_t n, int64_t now)
+deliver(const struct sw_span_packed *const *recs, size_t n, int64_t now)
 {
   if (ops_ready) {
     delivering = 1;
-    ops->consume(recs, n, SW_RING_STRIDE, now);
+    ops->consume(recs, n, now);
     delivering = 0;
   } else
     SW_STAT_ADD(spans_dropped_ring, n);
 }
 
-/* Delivers up to max committed records (two runs when they wrap around
- * the end of the ring) and gives their cells back. Returns how many. */
+/* Delivers up to max committed records (in runs of up to BATCH) and
+ * gives their lines back. Returns how many. */
 static size_t
 drain(size_t max)
 {
-  const struct sw_span_packed *recs;
+  const struct sw_span_packed *recs[BATCH];
   size_t n, total = 0;
   int64_t now = 0;
 
-  while (total < max && (n = sw_ring_peek(&ring, &recs, max - total)) > 0) {
+  while (total < max &&
+         (n = sw_ring_peek(&ring, recs,
+                           max - total < BATCH ? max - total : BATCH)) > 0) {
     if (now == 0)
       now = sw_now_ms();
     deliver(recs, n, now);
@@ -257,16 +265,16 @@ futex_sleep(uint32_t state, int ms)
 }
 
 /* While data flows: lets a batch accumulate for up to ms, on the futex,
- * so that a producer can end the nap when the ring passes half full (a
- * nanosleep could not be cut short, and on a busy machine a 20 ms one was
- * seen to last 100 to 300 ms, long enough to fill the ring). */
+ * so that a producer can end the nap when the ring passes a quarter full
+ * (a nanosleep could not be cut short, and on a busy machine a 20 ms one
+ * was seen to last 100 to 300 ms, long enough to fill the ring). */
 static void
 nap(int ms)
 {
   atomic_store_explicit(&sleeping, REP_NAP, memory_order_seq_cst);
   /* After the announcement: a producer that missed it has its claim in
    * head already (seq_cst on both sides, see ring.c [P2]). */
-  if (sw_ring_used(&ring) >= ring_half ||
+  if (sw_ring_used(&ring) >= ring_wake ||
       atomic_load_explicit(&flush_req, memory_order_seq_cst)) {
     atomic_store_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst);
     return;
@@ -395,8 +403,10 @@ sw_reporter_setup(const struct sw_config *cfg, const char *libdir,
   if ((size_t)snprintf(libpath, sizeof(libpath), "%s/%s", libdir,
                        SW_REPORTER_SONAME) >= sizeof(libpath))
     return -36; /* -ENAMETOOLONG */
-  int rc = sw_ring_init(&ring, cfg->ring_size);
-  ring_half = sw_ring_cap(&ring) / 2;
+  /* ring_size counts records (SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE):
+   * SW_RING_LINES_PER_REC lines each, at most 8 Mi lines. */
+  int rc = sw_ring_init(&ring, cfg->ring_size * SW_RING_LINES_PER_REC);
+  ring_wake = sw_ring_cap(&ring) / 4;
   return rc;
 }
 

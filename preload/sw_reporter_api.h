@@ -17,7 +17,7 @@
 #include "sw_span.h"
 #include "sw_stats.h"
 
-#define SW_REPORTER_API_VERSION 4
+#define SW_REPORTER_API_VERSION 5
 #define SW_REPORTER_SONAME "libswreporter.so"
 #define SW_REPORTER_ENTRY "sw_reporter_entry"
 
@@ -51,14 +51,15 @@ struct sw_reporter_ops {
    * object stops tracing and counts every span as dropped). */
   int (*init)(const struct sw_reporter_env *env);
   /* n span records drained from the ring, in ring order, packed and read
-   * in place: the first at recs, each next one stride bytes further on
-   * (sw_span_unpack() gives a record back). They are valid only during
-   * the call (the ring reuses their cells after it). A record's ref is
-   * meaningful only when its has_ref is set. It never sends when
-   * env->drain is lent (the caller ticks after it then): it also runs
-   * inside tick() and flush(), from env->drain. */
-  void (*consume)(const struct sw_span_packed *recs, size_t n,
-                  size_t stride, int64_t now_ms);
+   * in place: recs[i] is the i-th (sw_span_unpack() gives a record back).
+   * Each may be read up to 15 bytes past its last string's terminator
+   * (sw_span.h, "a packed string's window"), no further. They are valid
+   * only during the call (the ring reuses their lines after it). A
+   * record's ref is meaningful only when its has_ref is set. It never
+   * sends when env->drain is lent (the caller ticks after it then): it
+   * also runs inside tick() and flush(), from env->drain. */
+  void (*consume)(const struct sw_span_packed *const *recs, size_t n,
+                  int64_t now_ms);
   /* Called at least every 100 ms while data is pending and at least once
    * per second otherwise: batching, grace timers, heartbeats, retries.
    * Returns the number of milliseconds after which it wants the next tick

@@ -230,7 +230,7 @@ sw_span_same(const struct sw_span_rec *a, const struct sw_span_rec *b)
 }
 
 /* ------------------------------------------------------------------
- * The packed form: what a ring cell holds.
+ * The packed form: what the ring holds.
  *
  * A served request's strings fill a tenth of their fields, but at the
  * fields' fixed offsets they touch 7 cache lines of a record; the
@@ -239,22 +239,31 @@ sw_span_same(const struct sw_span_rec *a, const struct sw_span_rec *b)
  * lengths come first (a 70-byte head), then the strings back to back,
  * each with its terminator, in a fixed order: the span's, the most
  * used first, then the ref's, only when has_ref. A served request's
- * record, the cell's sequence word included, fits in 4 cache lines.
+ * record, the ring's header word included, fits in 4 cache lines.
  *
- * The arena holds every string at its longest (its field's cap, the
- * terminator included), which is also what makes the block copies safe:
- * a string packed at offset o stores only into [o, o + cap) (see
- * sw_span_str_copy_len), and o is at most the sum of the caps of the
- * strings before it, so no store leaves the arena, whatever the lengths.
- * A block may write past a string's terminator: the next string
- * overwrites those bytes, and past the last one they are unspecified,
- * like the bytes after a terminator in a record's field. */
+ * A packed string's window: the string of length len at s, packed from a
+ * field of cap bytes, may be read and written in s[0 .. min(cap, len +
+ * 16)), never more than 15 bytes past its terminator. The block copies
+ * work in those bounds: sw_span_str_copy_len() (packing) and
+ * sw_span_blk_copy() (unpacking) stop with the block that holds the
+ * terminator (or at the field's end), and so do the reporter's readers
+ * (sw_copy_high(), utf8.h). So a
+ * record whose last terminator is followed by SW_SPAN_PACKED_SLACK
+ * bytes of its own (the ring keeps them, ring.c) holds every load of
+ * its strings, whatever their lengths. A struct sw_span_packed holds
+ * every load and store: its arena has room for every string at its
+ * longest, and a string at offset o, o at most the sum of the caps
+ * before it, ends its window inside it (so the ring packs a record into
+ * one, on the stack, and copies the bytes used). The bytes a block writes past a terminator
+ * are overwritten by the next string, or past the last one are
+ * unspecified, like the bytes after a terminator in a record's field. */
 
 #define SW_SPAN_STR_CAPS                                               \
   (2 * SW_ID_MAX + SW_METHOD_MAX + SW_OP_MAX + SW_URL_MAX + SW_PEER_MAX + \
    SW_ERRLOG_MAX)
 #define SW_REF_STR_CAPS                                                \
   (2 * SW_ID_MAX + 2 * SW_NAME_MAX + SW_OP_MAX + SW_PEER_MAX)
+#define SW_SPAN_PACKED_SLACK 16
 
 #define SW_SPAN_PACKED_LEN(f) uint16_t f;
 
@@ -294,7 +303,8 @@ _Static_assert(offsetof(struct sw_span_packed, str) == 70,
  * strings through the last terminator). Each string is cut as
  * sw_span_copy() cuts it, at its field's last byte. Runs on the
  * application's thread for every span: block copies to the terminator,
- * the length read off the block that holds it. */
+ * the length read off the block that holds it, every store in the
+ * string's window (see above). */
 static inline size_t
 sw_span_pack(struct sw_span_packed *dst, const struct sw_span_rec *src)
 {
@@ -323,9 +333,9 @@ sw_span_pack(struct sw_span_packed *dst, const struct sw_span_rec *src)
 
 /* Copies n bytes (1 <= n <= cap, cap >= 16) from s into the field d of
  * cap bytes, in 16-byte blocks: the last block is moved back so that it
- * ends at the field's end if it would cross it. Reads s[0 .. cap) at
- * most (a packed string's window, see above) and writes d[0 .. cap) at
- * most. */
+ * ends at the field's end if it would cross it. Reads s[0 .. min(cap,
+ * n + 15)) at most and writes d[0 .. min(cap, n + 15)) at most: for a
+ * string and its terminator (n = len + 1), its window (see above). */
 static inline void
 sw_span_blk_copy(char *d, const char *s, size_t n, size_t cap)
 {

@@ -542,9 +542,11 @@ sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
   add_open(a, r, h, s, now_ms);
 }
 
-/* The packed record's segment id is its second string, terminated, with
- * its field's room after it (sw_span.h): hash_id() and find_open() read
- * it as they read a record's field. */
+/* The packed record's segment id is its second string, terminated:
+ * hash_id(), which reads it in 8-byte words up to the one that holds the
+ * terminator, and find_open() read it as they read a record's field
+ * (the five strings after it and the record's slack, sw_span.h, are more
+ * than the 7 bytes a word may read past the terminator). */
 void
 sw_asm_add_packed(struct sw_asm *a, const struct sw_span_packed *p,
                   int64_t now_ms)

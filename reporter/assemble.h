@@ -15,7 +15,7 @@
  * an encoder (sw_asm_set_encoder()), the segment is encoded right away
  * and the queue holds its bytes, a few hundred, inline after the struct
  * in a block recycled through a free list: the record is read once,
- * where it arrived (packed, in the ring's cell: sw_asm_add_packed()),
+ * where it arrived (packed, in the ring: sw_asm_add_packed()),
  * and never copied or unpacked, and the encoder writes straight into the
  * block when its bytes fit. Without one (or when the encoder fails) the
  * segment holds a copy of its one record inline, recycled the same way.
@@ -49,15 +49,15 @@ struct sw_asm_limits {
 
 /* A record as the encoders read it, wherever it is: in a struct
  * sw_span_rec (sw_span_view_rec()) or packed where it arrived, in the
- * ring's cell (sw_span_view_packed()). The numbers are the record's, in
+ * ring (sw_span_view_packed()). The numbers are the record's, in
  * its layout (filled as one block); each string is seen where it is,
  * never copied: its len bytes at s, cut as sw_span_copy() would cut it.
  * s[len] is the string's terminator, or, in a record's field that has
- * none, the field's last byte; and s[0 .. cap) may be read, cap being
- * the size of the record's field the string belongs to (SW_VIEW_CAP):
- * a record's field, or a packed string's window (sw_span.h), so block
- * copies need no bounds of their own. The ref is filled only when
- * has_ref. */
+ * none, the field's last byte; and s[0 .. min(cap, len + 16)) may be
+ * read, cap being the size of the record's field the string belongs to
+ * (SW_VIEW_CAP): in a record's field, or in a packed string's window
+ * (sw_span.h), so block copies need no bounds of their own. The ref is
+ * filled only when has_ref. */
 struct sw_span_vstr {
   const char *s;
   size_t len;
@@ -235,7 +235,7 @@ void sw_asm_set_encoder(struct sw_asm *a, sw_asm_encode_fn fn, void *ctx);
 
 /* Adds one record that arrived at now_ms. */
 void sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms);
-/* The same for a record packed where it arrived (the ring's cell): a
+/* The same for a record packed where it arrived (in the ring): a
  * one-span segment is encoded from it in place, any other record is
  * unpacked and added as sw_asm_add() adds it. The same segments, and the
  * same bytes, either way. */

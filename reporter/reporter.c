@@ -426,19 +426,17 @@ rep_init(const struct sw_reporter_env *env)
 static int rep_tick(int64_t now_ms);
 
 static void
-rep_consume(const struct sw_span_packed *recs, size_t n, size_t stride,
+rep_consume(const struct sw_span_packed *const *recs, size_t n,
             int64_t now_ms)
 {
-  /* Each record is read where it is, in the ring's cell, only as far as
-   * it goes: a one-span segment (nearly all) is encoded from it straight
+  /* Each record is read where it is, in the ring, only as far as it
+   * goes: a one-span segment (nearly all) is encoded from it straight
    * into the block that queues it; any other record is unpacked and
    * copied into its segment (sw_asm_add_packed()). */
-  const char *p = (const char *)recs;
-
   if (!R.ready)
     return;
-  for (size_t i = 0; i < n; i++, p += stride)
-    sw_asm_add_packed(&R.as, (const struct sw_span_packed *)p, now_ms);
+  for (size_t i = 0; i < n; i++)
+    sw_asm_add_packed(&R.as, recs[i], now_ms);
   /* A caller that lends a drain ticks after every consume() (the
    * preload object's loop); records drained during a call must not start
    * another one. */

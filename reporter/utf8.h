@@ -58,7 +58,8 @@ sw_utf8_is_ascii(const void *p, size_t n)
  *
  * The encoders see the strings of a span record with their lengths
  * (struct sw_span_view, assemble.h), in arrays of at least 16 bytes that
- * may be read whole: a record's field, or a packed string's window.
+ * may be read in whole blocks up to 15 bytes past the string: a record's
+ * field, or a packed string's window (sw_span.h).
  * sw_copy_high() copies such a string in whole 16-byte blocks and tells
  * on the way whether it holds a byte >= 0x80: one pass and no call where
  * memcpy() and the ASCII check would make two. The portable version
@@ -77,10 +78,11 @@ sw_copy_high_any(uint8_t *d, const char *s, size_t n)
   return !sw_utf8_is_ascii(s, n);
 }
 
-/* The same for n <= cap, s[0 .. cap) readable: d[0 .. min(cap, m + 15))
- * may be written, m being n or 1 when n is 0 (whole blocks, the last
- * one moved back to end at the array's end when it would cross it), so
- * d needs room for n + 16 bytes (or cap). Inlined: cap is a constant. */
+/* The same for n <= cap, m being n or 1 when n is 0: s[0 .. min(cap,
+ * m + 15)) is read and d[0 .. min(cap, m + 15)) may be written, no more
+ * (whole blocks, the last one moved back to end at the array's end when
+ * it would cross it), so s needs that much readable and d room for
+ * n + 16 bytes (or cap). Inlined: cap is a constant. */
 static inline __attribute__((always_inline)) int
 sw_copy_high(uint8_t *d, const char *s, size_t n, size_t cap)
 {

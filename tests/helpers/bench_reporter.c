@@ -90,12 +90,11 @@ fabricate(struct sw_span_rec *s, uint64_t i)
   sw_strlcpy(s->peer, "127.0.0.1:50000", sizeof(s->peer));
 }
 
-/* The ring's fill level as the one producer sees it: head and tail read
- * with no release between them (sw_ring_used() may mix two moments when
- * this thread is preempted between its loads). It can still exceed the
- * capacity: sw_ring_release() frees the cells before it moves tail, so
- * while a release is under way the producer may have reused some of
- * them already (by at most that release's count). */
+/* The ring's fill level in lines as the one producer sees it: head and
+ * tail read with no release between them (sw_ring_used() may mix two
+ * moments when this thread is preempted between its loads). It never
+ * exceeds the capacity: a producer reserves lines only below the tail it
+ * read plus the capacity. */
 static uint64_t
 ring_fill(void)
 {

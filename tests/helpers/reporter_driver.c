@@ -233,6 +233,7 @@ main(int argc, char **argv)
   sw_reporter_entry_fn entry;
   struct sw_span_rec *recs;
   struct sw_span_packed *packed;
+  const struct sw_span_packed **ptrs;
   char host[128];
   void *lib;
   int64_t t0, t_fed, t_flush, t_end;
@@ -295,7 +296,8 @@ main(int argc, char **argv)
 
   recs = calloc((size_t)chunk + 1, sizeof(*recs));
   packed = calloc((size_t)chunk + 1, sizeof(*packed));
-  if (!recs || !packed)
+  ptrs = calloc((size_t)chunk + 1, sizeof(*ptrs));
+  if (!recs || !packed || !ptrs)
     return 2;
   t0 = now_ms();
   for (i = 0; i < nseg; i++) {
@@ -303,9 +305,11 @@ main(int argc, char **argv)
     n += 2;
     if (n + 1 >= chunk || i == nseg - 1) {
       /* Packed, as the ring hands them over. */
-      for (int k = 0; k < n; k++)
+      for (int k = 0; k < n; k++) {
         sw_span_pack(&packed[k], &recs[k]);
-      ops->consume(packed, (size_t)n, sizeof(packed[0]), now_ms());
+        ptrs[k] = &packed[k];
+      }
+      ops->consume(ptrs, (size_t)n, now_ms());
       n = 0;
       if (!flush_only)
         tick_for(ops, pause);
@@ -337,5 +341,6 @@ main(int argc, char **argv)
   printf("flush_ms=%" PRId64 "\n", t_end - t_flush);
   free(recs);
   free(packed);
+  free(ptrs);
   return 0;
 }

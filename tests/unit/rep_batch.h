@@ -32,20 +32,22 @@ rnd_i64(void)
   }
 }
 
-/* r packed as a ring cell holds it, into a record of its own allocation
- * (so that the sanitizers catch a read beyond it); the bytes the packing
- * leaves are garbage, as in a reused cell. */
+/* r packed as the ring holds it (packed whole, the bytes used copied),
+ * into an allocation of its own just as long as the ring's (the record
+ * and its slack: the sanitizers catch a read beyond it); the slack is
+ * garbage, as in reused lines. */
 static const struct sw_span_packed *
 rep_pack(const struct sw_span_rec *r)
 {
-  static struct sw_span_packed *p;
+  static struct sw_span_packed *p, whole;
+  size_t used = sw_span_pack(&whole, r), n = used + SW_SPAN_PACKED_SLACK;
 
-  if (!p)
-    p = malloc(sizeof(*p));
+  free(p);
+  p = malloc(n);
   cr_assert_not_null(p);
-  for (size_t k = 0; k < sizeof(*p); k++)
+  for (size_t k = 0; k < n; k++)
     ((uint8_t *)p)[k] = (uint8_t)rnd();
-  sw_span_pack(p, r);
+  memcpy(p, &whole, used);
   return p;
 }
 

@@ -1013,19 +1013,20 @@ Test(assemble, encoded_matches_record_path)
 
 /* ------------------------------------------ records packed as they arrive */
 
-/* r packed as the ring's cell holds it (in its own allocation, so that
- * the sanitizers see a read beyond it), with garbage where the packing
- * leaves bytes. */
+/* r packed as the ring holds it, in an allocation of its own just as
+ * long as the ring's (the record and its slack: the sanitizers see a
+ * read beyond it), with garbage in the slack, as in reused lines. */
 static const struct sw_span_packed *
 packed(const struct sw_span_rec *r)
 {
-  static struct sw_span_packed *p;
+  static struct sw_span_packed *p, whole;
+  size_t used = sw_span_pack(&whole, r), n = used + SW_SPAN_PACKED_SLACK;
 
-  if (!p)
-    p = malloc(sizeof(*p));
+  free(p);
+  p = malloc(n);
   cr_assert_not_null(p);
-  memset(p, 0xa5 ^ (int)rnd(256), sizeof(*p));
-  sw_span_pack(p, r);
+  memset(p, 0xa5 ^ (int)rnd(256), n);
+  memcpy(p, &whole, used);
   return p;
 }
 
