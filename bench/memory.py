@@ -15,7 +15,11 @@ load:  nginx (worker_processes 1, 1 KiB static file), bare then
        sampled every --interval seconds (2, quick 1). Reported: the first
        sample, the last, the maximum, and the growth over the second half
        of the run (last minus the sample at half time), which must be
-       about zero for "no growth"."""
+       about zero for "no growth". Where the preloaded worker's RSS
+       changed between its first and last samples is shown by mapping
+       (/proc/PID/smaps, read with every sample): each mapping's Rss at
+       the first and last sample and at the sample with the largest RSS,
+       for the mappings that moved by 64 KiB or more."""
 import argparse
 import json
 import os
@@ -54,10 +58,50 @@ def idle(procs, coll):
     return res
 
 
+def size_str(n):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return "%d%s" % (n, unit)
+        n //= 1024
+
+
+def smaps_rss(pid):
+    """{mapping: [Rss KiB, "size perms"]} of a process, a mapping named
+    by its start address and file or [name] ("anon" for none), so that
+    one that grows (a heap) keeps its name."""
+    out, key = {}, None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                head = line.split()
+                if "-" in head[0] and not head[0].endswith(":"):
+                    lo, hi = (int(x, 16) for x in head[0].split("-"))
+                    name = head[5] if len(head) > 5 else "anon"
+                    key = "%x %s" % (lo, os.path.basename(name))
+                    out[key] = [0, "%s %s" % (size_str(hi - lo), head[1])]
+                elif head[0] == "Rss:" and key:
+                    out[key][0] = int(head[1])
+    except (OSError, IndexError, ValueError):
+        pass
+    return out
+
+
+def smaps_moves(first, peak, last, min_kib=64):
+    """The mappings whose Rss moved by min_kib or more from first to
+    last or to the peak sample: (mapping, first, peak, last) KiB."""
+    rows = []
+    for k in sorted(set(first) | set(peak) | set(last)):
+        a, m, z = (d.get(k, [0])[0] for d in (first, peak, last))
+        if abs(z - a) >= min_kib or abs(m - a) >= min_kib:
+            desc = (last.get(k) or peak.get(k) or first.get(k))[1]
+            rows.append(("%s (%s)" % (k, desc), a, m, z))
+    return rows
+
+
 def under_load(procs, coll, kind, seconds, interval, pin):
     env = B.bare_env() if kind == "bare" else B.agent_env(coll, "bench-mem")
     srv = S.Server(procs, "nginx", env, "0" if pin else None)
-    samples = []
+    samples, maps = [], []
     try:
         worker = [p for p in srv.pids() if p != srv.p.pid][0]
         B.run_wrk(srv.url, 1, 16, cpus="1" if pin else None, procs=procs)
@@ -72,8 +116,10 @@ def under_load(procs, coll, kind, seconds, interval, pin):
         t.start()
         while t.is_alive():
             samples.append((round(time.time() - t0, 1), B.vm_rss_kib(worker)))
+            maps.append(smaps_rss(worker))
             t.join(interval)
         samples.append((round(time.time() - t0, 1), B.vm_rss_kib(worker)))
+        maps.append(smaps_rss(worker))
     finally:
         stats = srv.stop()
     rss = [s[1] for s in samples if s[1] is not None]
@@ -82,6 +128,8 @@ def under_load(procs, coll, kind, seconds, interval, pin):
            "max_kib": max(rss), "growth_second_half_kib": rss[-1] - half,
            "requests": out.get("wrk", {}).get("requests", 0),
            "agent_stats": B.parse_agent_stats(stats)}
+    peak = max(range(len(samples)), key=lambda i: samples[i][1] or 0)
+    res["smaps_moves"] = smaps_moves(maps[0], maps[peak], maps[-1])
     B.log("  nginx %-4s worker VmRSS start %d KiB, end %d KiB, max %d KiB, "
           "second-half growth %+d KiB, %d requests" % (
               kind, res["start_kib"], res["end_kib"], res["max_kib"],
@@ -130,6 +178,10 @@ def main():
             res["pre"][key], res["pre"][key] - res["bare"][key]))
     print("nginx worker samples (s, KiB), preloaded: " + " ".join(
         "%s:%d" % s for s in res["pre"]["samples"]))
+    print("mappings of the preloaded worker whose Rss moved (KiB: first "
+          "sample, largest-RSS sample, last):")
+    for k, a, m, z in res["pre"]["smaps_moves"]:
+        print("  %-56s %8d %8d %8d" % (k, a, m, z))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

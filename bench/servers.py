@@ -207,7 +207,7 @@ def bench_server(procs, kind, coll, args):
     pin = not args.no_pin and B.NCPU >= 2
     srv_cpus = "0" if pin else None
     wrk_cpus = "1" if pin else None
-    conns = CONNS[kind]
+    conns = args.conns or CONNS[kind]
     envs = [("bare", B.bare_env()),
             ("pre", B.agent_env(coll, "bench-" + kind))]
     for label, path in args.also:
@@ -352,6 +352,11 @@ def main():
     ap.add_argument("--seconds", type=int)
     ap.add_argument("--collector", choices=["sink", "python"], default="sink")
     ap.add_argument("--no-pin", action="store_true")
+    ap.add_argument("--conns", type=int, metavar="N",
+                    help="wrk connections for every server instead of its "
+                         "default (nginx and node 16, python 2); fewer "
+                         "than the server needs to be busy all the time "
+                         "measures latency at partial load")
     ap.add_argument("--also", action="append", default=[],
                     metavar="LABEL=PATH",
                     help="another libswpreload.so (e.g. a build of an "
