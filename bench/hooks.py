@@ -31,8 +31,9 @@ printed too, for finding where the cost is.
           (--cache-sim=yes), I1 and D1 as this machine's (sysfs), the
           last level sized like its L2 (one core's, the cache nginx
           and its reporter thread share on CPU 0). Requests N1/N2 are
-          chosen so that the ring (4096 records by default) has wrapped
-          before N1 and wraps 3 times between N1 and N2. Per request,
+          chosen so that the ring (8,192 nginx records by default) has
+          wrapped before N1 and wraps twice between N1 and N2 (9192/
+          25576). Per request,
           bare vs preloaded, for the nginx thread and the reporter
           thread: instructions, I1/D1 misses, LL misses, system calls;
           the nginx thread's split by object (nginx, libc,
@@ -623,7 +624,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--cache", action="store_true",
                     help="the nginx case with cache simulation, N1/N2 "
-                         "5000/17288 (docstring of bench/hooks.py)")
+                         "9192/25576 (docstring of bench/hooks.py)")
     ap.add_argument("--env", action="append", default=[], metavar="K=V",
                     help="add to every preloaded run's environment")
     args = ap.parse_args()
@@ -643,11 +644,16 @@ def main():
     ngx = (200, 700) if args.quick else (500, 4500)
     sim, geo = [], {}
     if args.cache:
-        # The ring (4096 records by default, one per request) has been
-        # filled once before N1 and goes round it 3 times (once with
-        # --quick) between N1 and N2, so that the differenced requests
-        # see the ring as a long-running server does.
-        ngx = (5000, 5000 + 4096 * (1 if args.quick else 3))
+        # The ring has gone round once before N1 and goes round twice
+        # (once with --quick) between N1 and N2, so that the differenced
+        # requests see the ring as a long-running server does: it has 8
+        # lines per span of SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE
+        # (rounded up to a power of two) and an nginx request's record
+        # takes 4, so one lap is twice that many requests.
+        size = int(PRE_ENV.get("SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE",
+                               4096))
+        lap = 2 * (1 << max(size - 1, 1).bit_length())
+        ngx = (lap + 1000, lap + 1000 + lap * (1 if args.quick else 2))
         sim, geo = cache_options()
     B.log("hooks: callgrind; io N=%d, loopback N=%d/%d, nginx N=%d/%d; %s"
           % (n_io, lo[0], lo[1], ngx[0], ngx[1], B.machine()))
