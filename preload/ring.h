@@ -3,8 +3,9 @@
  * The ring is L cache lines (L a power of two) and a record takes as
  * many consecutive lines as it needs: an 8-byte header word, the record
  * packed (struct sw_span_packed, sw_span.h: its strings back to back),
- * and SW_SPAN_PACKED_SLACK bytes for the block copies that run past the
- * last terminator. A served request's record takes 4 lines, the longest
+ * and SW_SPAN_PACKED_SLACK bytes for the block reads that run past the
+ * last terminator (the record is packed on the producer's stack and only
+ * its bytes are copied in, so no write runs past them). A served request's record takes 4 lines, the longest
  * 23; the same memory holds several times the records that cells sized
  * for the longest would.
  *
