@@ -272,12 +272,44 @@ drop_oldest_queued(struct sw_asm *a)
   }
 }
 
+/* 1 when a segment of bytes does not fit in the queue as it is. */
+static inline int
+queue_full(const struct sw_asm *a, size_t bytes)
+{
+  return a->nqueued > 0 && (a->nqueued >= a->lim.max_queued ||
+                            a->qbytes + bytes > a->lim.max_queued_bytes);
+}
+
+/* Newer data is worth more than older: makes room for a segment of bytes
+ * by dropping the oldest finished segments. */
+static __attribute__((noinline)) void
+make_room(struct sw_asm *a, size_t bytes)
+{
+  while (queue_full(a, bytes))
+    drop_oldest_queued(a);
+}
+
+/* Links the finished segment s, of sw_seg_bytes() bytes, at the tail of
+ * the queue. */
+static inline void
+queue_tail(struct sw_asm *a, struct sw_seg *s, size_t bytes)
+{
+  if (SW_UNLIKELY(queue_full(a, bytes)))
+    make_room(a, bytes);
+  s->next = NULL;
+  if (a->q_tail)
+    a->q_tail->next = s;
+  else
+    a->q_head = s;
+  a->q_tail = s;
+  a->nqueued++;
+  a->qbytes += bytes;
+}
+
 /* Moves an unlinked segment to the tail of the finished queue. */
 static void
 enqueue(struct sw_asm *a, struct sw_seg *s)
 {
-  size_t bytes;
-
   /* Give back the slack of the doubling growth: the segment may wait in
    * the queue for a while. A failed shrink keeps the larger block. */
   if (s->cap > s->n && s->n > 0) {
@@ -289,20 +321,7 @@ enqueue(struct sw_asm *a, struct sw_seg *s)
   }
   if (s->n > 1)
     sort_spans(s);
-  bytes = sw_seg_bytes(s);
-  /* Newer data is worth more than older: make room by dropping the
-   * oldest finished segments. */
-  while (a->nqueued > 0 && (a->nqueued >= a->lim.max_queued ||
-                            a->qbytes + bytes > a->lim.max_queued_bytes))
-    drop_oldest_queued(a);
-  s->next = NULL;
-  if (a->q_tail)
-    a->q_tail->next = s;
-  else
-    a->q_head = s;
-  a->q_tail = s;
-  a->nqueued++;
-  a->qbytes += bytes;
+  queue_tail(a, s, sw_seg_bytes(s));
 }
 
 /* Ends an open segment: to the queue when it has a root, else dropped. */
@@ -462,7 +481,8 @@ add_single(struct sw_asm *a, const struct sw_span_rec *r,
   s->has_root = 1;
   s->seen = 1;
   s->n = 1;
-  enqueue(a, s);
+  /* Sorted and without slack: it has one record or none. */
+  queue_tail(a, s, sw_seg_bytes(s));
 }
 
 /* r into the table: into s, the open segment of its id (hash h), or a new
@@ -547,19 +567,15 @@ sw_asm_add(struct sw_asm *a, const struct sw_span_rec *r, int64_t now_ms)
  * terminator, and find_open() read it as they read a record's field
  * (the five strings after it and the record's slack, sw_span.h, are more
  * than the 7 bytes a word may read past the terminator). */
-void
-sw_asm_add_packed(struct sw_asm *a, const struct sw_span_packed *p,
-                  int64_t now_ms)
+static __attribute__((noinline)) void
+add_packed_table(struct sw_asm *a, const struct sw_span_packed *p,
+                 int64_t now_ms)
 {
   const char *id = p->str + p->len.trace_id + 1;
   uint32_t h = 0;
   struct sw_seg *s = NULL;
 
   if (IS_SINGLE(a, p)) {
-    if (a->nopen == 0) {
-      add_single(a, NULL, p, 0, now_ms);
-      return;
-    }
     h = hash_id(id);
     s = find_open(a, id, h);
     if (!s) {
@@ -572,6 +588,18 @@ sw_asm_add_packed(struct sw_asm *a, const struct sw_span_packed *p,
   }
   sw_span_unpack(&a->unpacked, p);
   sw_asm_add(a, &a->unpacked, now_ms);
+}
+
+/* The usual record, a one-span segment with nothing open, goes straight
+ * to add_single(); the rest may need the table. */
+void
+sw_asm_add_packed(struct sw_asm *a, const struct sw_span_packed *p,
+                  int64_t now_ms)
+{
+  if (IS_SINGLE(a, p) && a->nopen == 0)
+    add_single(a, NULL, p, 0, now_ms);
+  else
+    add_packed_table(a, p, now_ms);
 }
 
 void

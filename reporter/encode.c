@@ -229,9 +229,13 @@ fmt_i32(char *out, int32_t v)
   size_t n = 0, k = 0;
 
   if (SW_LIKELY(v >= 100 && v <= 999)) { /* an HTTP status */
-    out[0] = (char)('0' + u / 100);
-    out[1] = (char)('0' + u / 10 % 10);
-    out[2] = (char)('0' + u % 10);
+    /* x * 205 >> 11 is x / 10 for x below 1029, x * 41 >> 12 is x / 100
+     * for x below 1100: multiplications where divisions would be. */
+    uint32_t h = u * 41 >> 12, t = u * 205 >> 11;
+
+    out[0] = (char)('0' + h);
+    out[1] = (char)('0' + t - 10 * h);
+    out[2] = (char)('0' + u - 10 * t);
     return 3;
   }
   do {
@@ -395,12 +399,17 @@ put_vtag(uint8_t *o, uint8_t *end, const char *kfield, size_t klen,
     return NULL;
   if (SW_UNLIKELY(sw_copy_high(o + head, t->s, n, cap)))
     return put_vtag_slow(o, end, kfield, klen, t);
-  body = klen + len_field_len(n);
-  if (SW_UNLIKELY(body >= 0x80)) {
-    size_t grow = varint_len(body) - 1 + varint_len(n) - 1;
-
-    memmove(o + head + grow, o + head, n);
+  if (SW_LIKELY(n < 0x80 - 2 - klen)) { /* both lengths in one byte */
+    o[0] = SPAN_TAGS;
+    o[1] = (uint8_t)(klen + 2 + n);
+    memcpy(o + 2, kfield, klen);
+    o[head - 2] = KV_VALUE;
+    o[head - 1] = (uint8_t)n;
+    return o + head + n;
   }
+  /* The tag's length takes two bytes or more, the value's maybe too. */
+  body = klen + len_field_len(n);
+  memmove(o + head + varint_len(body) - 1 + varint_len(n) - 1, o + head, n);
   o = put_len(o, SPAN_TAGS, body);
   memcpy(o, kfield, klen);
   o = put_len(o + klen, KV_VALUE, n);

@@ -95,9 +95,39 @@ struct sw_xport *sw_xport_file_open(const struct sw_reporter_env *env);
 struct sw_enc_ids;
 
 /* gRPC: the body of a collect call, each segment's SegmentObject in its
- * 5-byte frame. 0 or -ENOMEM. */
-int sw_xport_grpc_body(struct sw_buf *b, struct sw_seg *const *segs,
-                       size_t n, const struct sw_enc_ids *ids);
+ * 5-byte frame, as libcurl reads it: pieces read where they are, the
+ * bytes of segments encoded on arrival (which hold their frame) and
+ * frames encoded into own for the others. */
+struct sw_xport_grpc_piece {
+  const uint8_t *p;
+  size_t len;
+};
+struct sw_xport_grpc_body {
+  struct sw_buf own;
+  struct sw_xport_grpc_piece *v;
+  size_t n, cap;
+  size_t len;     /* of the whole body */
+  size_t at, off; /* where the next read starts: piece, offset in it */
+};
+/* Makes b the body of the n segments at segs, positioned at its start;
+ * the segments must outlive the reads. 0 or -ENOMEM. */
+int sw_xport_grpc_body_set(struct sw_xport_grpc_body *b,
+                           struct sw_seg *const *segs, size_t n,
+                           const struct sw_enc_ids *ids);
+/* Copies the next bytes of b to dst, at most room of them; returns how
+ * many (0 at the end). */
+size_t sw_xport_grpc_body_read(struct sw_xport_grpc_body *b, uint8_t *dst,
+                               size_t room);
+/* The next read starts at byte pos of the body: 0, or -EINVAL past its
+ * end. */
+int sw_xport_grpc_body_seek(struct sw_xport_grpc_body *b, size_t pos);
+void sw_xport_grpc_body_free(struct sw_xport_grpc_body *b);
+/* gRPC's encode_single(): the one-span segment's SegmentObject in its
+ * frame; written to dst when it fits in room (its length), else appended
+ * to out (0); or -ENOMEM (out is left as it was). */
+long sw_xport_grpc_single(const struct sw_span_view *v,
+                          const struct sw_enc_ids *ids, uint8_t *dst,
+                          size_t room, struct sw_buf *out);
 
 /* Kafka: the record of one segment (key: its segment id, value: its
  * SegmentObject), pointing into s or into msg, which it may reset. 0 or

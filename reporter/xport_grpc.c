@@ -15,7 +15,14 @@
  * call() for the libcurl 7.88 workaround this needs. A multi handle of
  * its own drives its calls, so that the reporter keeps draining the span
  * ring while a slow one waits (xport_curl.c), and holds its connection.
- * The options every libcurl handle of ours gets are in xport_curl.c. */
+ * The options every libcurl handle of ours gets are in xport_curl.c.
+ *
+ * The body is never gathered into one buffer: libcurl reads it through
+ * read_body() from where it is (struct sw_xport_grpc_body), and a
+ * segment encoded on arrival holds its whole message, frame prefix
+ * included, so that its bytes are copied once, straight into libcurl's
+ * upload buffer. With CURLOPT_POSTFIELDS libcurl would copy a gathered
+ * body into that buffer all the same: one copy of every byte fewer. */
 #include "sw_common.h"
 
 #include <ctype.h>
@@ -44,7 +51,7 @@ struct grpc {
   CURL *curl;
   CURLM *multi; /* drives curl's calls and holds its connection */
   struct curl_slist *hdrs;
-  struct sw_buf body;
+  struct sw_xport_grpc_body body; /* of the call in flight */
   struct sw_enc_ids ids; /* service and instance, encoded once */
   /* The configured addresses; the next one is tried after a transport
    * failure. */
@@ -106,25 +113,203 @@ on_body(char *p, size_t size, size_t n, void *ud)
   return size * n;
 }
 
+/* A message frame: the flag byte (0: not compressed) and the message's
+ * length, 4 bytes big-endian. */
+#define FRAME_HEAD 5
+
+static inline void
+frame_head(uint8_t *o, size_t len)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t be = __builtin_bswap32((uint32_t)len);
+#else
+  uint32_t be = (uint32_t)len;
+#endif
+
+  o[0] = 0;
+  memcpy(o + 1, &be, 4);
+}
+
 /* Starts a message frame at the end of b; returns its offset. */
 static int
 frame_begin(struct sw_buf *b, size_t *off)
 {
-  static const uint8_t zero[5];
-
   *off = b->len;
-  return sw_buf_append(b, zero, sizeof(zero));
+  if (sw_buf_room(b, FRAME_HEAD))
+    return -ENOMEM;
+  b->len += FRAME_HEAD;
+  return 0;
 }
 
 static void
 frame_end(struct sw_buf *b, size_t off)
 {
-  uint32_t n = (uint32_t)(b->len - off - 5);
+  frame_head(b->data + off, b->len - off - FRAME_HEAD);
+}
 
-  b->data[off + 1] = (uint8_t)(n >> 24);
-  b->data[off + 2] = (uint8_t)(n >> 16);
-  b->data[off + 3] = (uint8_t)(n >> 8);
-  b->data[off + 4] = (uint8_t)n;
+/* Room for more pieces: 0 or -ENOMEM. */
+static __attribute__((noinline)) int
+body_grow(struct sw_xport_grpc_body *b)
+{
+  size_t cap = b->cap ? 2 * b->cap : 64;
+  void *v = realloc(b->v, cap * sizeof(*b->v));
+
+  if (!v)
+    return -ENOMEM;
+  b->v = v;
+  b->cap = cap;
+  return 0;
+}
+
+/* Adds the n bytes at p (NULL: the next n bytes of b->own) to the body.
+ * Pieces of own that follow each other are one. */
+static inline int
+body_add(struct sw_xport_grpc_body *b, const uint8_t *p, size_t n)
+{
+  b->len += n;
+  if (!p && b->n && !b->v[b->n - 1].p) {
+    b->v[b->n - 1].len += n;
+    return 0;
+  }
+  if (SW_UNLIKELY(b->n == b->cap) && body_grow(b) != 0)
+    return -ENOMEM;
+  b->v[b->n].p = p;
+  b->v[b->n++].len = n;
+  return 0;
+}
+
+/* Empties b for a new body, keeping its memory. */
+static void
+body_reset(struct sw_xport_grpc_body *b)
+{
+  sw_buf_reset(&b->own, BODY_KEEP);
+  b->n = b->len = 0;
+  b->at = b->off = 0;
+}
+
+/* The pieces in b->own were added as NULL (own may move while it grows):
+ * they point into it once it is complete, in their order. */
+static void
+body_seal(struct sw_xport_grpc_body *b)
+{
+  const uint8_t *p = b->own.data;
+
+  if (!b->own.len)
+    return;
+  for (size_t i = 0; i < b->n; i++) {
+    if (b->v[i].p == NULL) {
+      b->v[i].p = p;
+      p += b->v[i].len;
+    }
+  }
+}
+
+int
+sw_xport_grpc_body_set(struct sw_xport_grpc_body *b,
+                       struct sw_seg *const *segs, size_t n,
+                       const struct sw_enc_ids *ids)
+{
+  size_t off;
+  int rc;
+
+  body_reset(b);
+  for (size_t i = 0; i < n; i++) {
+    const struct sw_seg *s = segs[i];
+
+    if (s->enc) {
+      rc = body_add(b, s->enc, s->enc_len);
+    } else {
+      size_t start = b->own.len;
+
+      if ((rc = frame_begin(&b->own, &off)) != 0 ||
+          (rc = sw_encode_segment_ids(&b->own, s, ids)) != 0)
+        return rc;
+      frame_end(&b->own, off);
+      rc = body_add(b, NULL, b->own.len - start);
+    }
+    if (rc != 0)
+      return rc;
+  }
+  body_seal(b);
+  return 0;
+}
+
+size_t
+sw_xport_grpc_body_read(struct sw_xport_grpc_body *b, uint8_t *dst,
+                        size_t room)
+{
+  size_t done = 0;
+
+  while (done < room && b->at < b->n) {
+    const struct sw_xport_grpc_piece *pc = &b->v[b->at];
+    size_t k = pc->len - b->off;
+
+    if (k > room - done)
+      k = room - done;
+    memcpy(dst + done, pc->p + b->off, k);
+    done += k;
+    b->off += k;
+    if (b->off == pc->len) {
+      b->at++;
+      b->off = 0;
+    }
+  }
+  return done;
+}
+
+int
+sw_xport_grpc_body_seek(struct sw_xport_grpc_body *b, size_t pos)
+{
+  if (pos > b->len)
+    return -EINVAL;
+  for (b->at = 0; b->at < b->n && pos >= b->v[b->at].len; b->at++)
+    pos -= b->v[b->at].len;
+  b->off = pos;
+  return 0;
+}
+
+void
+sw_xport_grpc_body_free(struct sw_xport_grpc_body *b)
+{
+  sw_buf_free(&b->own);
+  free(b->v);
+  memset(b, 0, sizeof(*b));
+}
+
+/* Ends the one message b->own holds, framed at off, and makes it the
+ * body. */
+static int
+body_own(struct sw_xport_grpc_body *b, size_t off)
+{
+  int rc;
+
+  frame_end(&b->own, off);
+  if ((rc = body_add(b, NULL, b->own.len)) != 0)
+    return rc;
+  body_seal(b);
+  return 0;
+}
+
+/* CURLOPT_READFUNCTION: the body from where it is. */
+static size_t
+read_body(char *dst, size_t size, size_t n, void *ud)
+{
+  struct grpc *g = ud;
+
+  return sw_xport_grpc_body_read(&g->body, (uint8_t *)dst, size * n);
+}
+
+/* CURLOPT_SEEKFUNCTION: libcurl rewinds the body when it sends a request
+ * again (a reused connection that turned out dead, a redirect). */
+static int
+seek_body(void *ud, curl_off_t offset, int origin)
+{
+  struct grpc *g = ud;
+
+  if (origin != SEEK_SET || offset < 0 ||
+      sw_xport_grpc_body_seek(&g->body, (size_t)offset) != 0)
+    return CURL_SEEKFUNC_CANTSEEK;
+  return CURL_SEEKFUNC_OK;
 }
 
 /* Replaces g->curl with a fresh easy handle, and g->multi, whose cache
@@ -153,11 +338,15 @@ new_handle(struct grpc *g)
   curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, read_body);
+  curl_easy_setopt(c, CURLOPT_READDATA, g);
+  curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_body);
+  curl_easy_setopt(c, CURLOPT_SEEKDATA, g);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, g->curl_err);
   return 0;
 }
 
-/* Performs one call with the body in g->body.
+/* Performs one call with the body g->body.
  *
  * libcurl 7.88.1 (Debian 12) fails to reuse a connection made with
  * CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE: the second request on it ends in
@@ -220,7 +409,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
       curl_easy_setopt(c, CURLOPT_URL, g->url);
       g->opt_url = g->url_path;
     }
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)g->body.data);
+    sw_xport_grpc_body_seek(&g->body, 0);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)g->body.len);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
@@ -291,29 +480,34 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
   return rc;
 }
 
-/* A segment encoded on arrival holds its SegmentObject, the bytes
- * sw_encode_segment_ids() writes for it, which copies them. */
+long
+sw_xport_grpc_single(const struct sw_span_view *v,
+                     const struct sw_enc_ids *ids, uint8_t *dst, size_t room,
+                     struct sw_buf *out)
+{
+  size_t off;
+
+  if (dst && room > FRAME_HEAD) {
+    uint8_t *o = sw_encode_single_put(dst + FRAME_HEAD, dst + room, v, ids);
+
+    if (SW_LIKELY(o != NULL)) {
+      frame_head(dst, (size_t)(o - dst) - FRAME_HEAD);
+      return (long)(o - dst);
+    }
+  }
+  if (frame_begin(out, &off) != 0 || sw_encode_single_ids(out, v, ids) != 0) {
+    out->len = off;
+    return -ENOMEM;
+  }
+  frame_end(out, off);
+  return 0;
+}
+
 static long
 grpc_encode_single(struct sw_xport *x, const struct sw_span_view *v,
                    uint8_t *dst, size_t room, struct sw_buf *out)
 {
-  return sw_encode_single(v, &((struct grpc *)x)->ids, dst, room, out);
-}
-
-int
-sw_xport_grpc_body(struct sw_buf *b, struct sw_seg *const *segs, size_t n,
-                   const struct sw_enc_ids *ids)
-{
-  size_t i, off;
-  int rc;
-
-  for (i = 0; i < n; i++) {
-    if ((rc = frame_begin(b, &off)) != 0 ||
-        (rc = sw_encode_segment_ids(b, segs[i], ids)) != 0)
-      return rc;
-    frame_end(b, off);
-  }
-  return 0;
+  return sw_xport_grpc_single(v, &((struct grpc *)x)->ids, dst, room, out);
 }
 
 static int
@@ -323,8 +517,7 @@ grpc_send_segments(struct sw_xport *x, struct sw_seg *const *segs, size_t n,
   struct grpc *g = (struct grpc *)x;
   int rc;
 
-  sw_buf_reset(&g->body, BODY_KEEP);
-  if ((rc = sw_xport_grpc_body(&g->body, segs, n, &g->ids)) != 0) {
+  if ((rc = sw_xport_grpc_body_set(&g->body, segs, n, &g->ids)) != 0) {
     snprintf(x->err, sizeof(x->err), "out of memory encoding segments");
     return rc;
   }
@@ -342,14 +535,14 @@ grpc_report_properties(struct sw_xport *x, const struct sw_props *p,
   size_t off;
   int rc;
 
-  sw_buf_reset(&g->body, BODY_KEEP);
-  if ((rc = frame_begin(&g->body, &off)) != 0 ||
-      (rc = sw_encode_properties(&g->body, cfg->service, cfg->instance,
-                                 p)) != 0) {
+  body_reset(&g->body);
+  if ((rc = frame_begin(&g->body.own, &off)) != 0 ||
+      (rc = sw_encode_properties(&g->body.own, cfg->service, cfg->instance,
+                                 p)) != 0 ||
+      (rc = body_own(&g->body, off)) != 0) {
     snprintf(x->err, sizeof(x->err), "out of memory encoding properties");
     return rc;
   }
-  frame_end(&g->body, off);
   return call(g, PATH_PROPERTIES, deadline_ms);
 }
 
@@ -361,13 +554,13 @@ grpc_keepalive(struct sw_xport *x, int64_t deadline_ms)
   size_t off;
   int rc;
 
-  sw_buf_reset(&g->body, BODY_KEEP);
-  if ((rc = frame_begin(&g->body, &off)) != 0 ||
-      (rc = sw_encode_ping(&g->body, cfg->service, cfg->instance)) != 0) {
+  body_reset(&g->body);
+  if ((rc = frame_begin(&g->body.own, &off)) != 0 ||
+      (rc = sw_encode_ping(&g->body.own, cfg->service, cfg->instance)) != 0 ||
+      (rc = body_own(&g->body, off)) != 0) {
     snprintf(x->err, sizeof(x->err), "out of memory encoding keepAlive");
     return rc;
   }
-  frame_end(&g->body, off);
   return call(g, PATH_KEEPALIVE, deadline_ms);
 }
 
@@ -378,7 +571,7 @@ grpc_close(struct sw_xport *x)
 
   sw_curl_handles_free(&g->curl, &g->multi);
   curl_slist_free_all(g->hdrs);
-  sw_buf_free(&g->body);
+  sw_xport_grpc_body_free(&g->body);
   sw_enc_ids_free(&g->ids);
   free(g);
 }

@@ -1217,12 +1217,16 @@ record_seg(struct sw_seg *seg, struct sw_span_rec *copy,
   seg_of(seg, copy, 1);
 }
 
-/* What a transport's encoder of one-span segments makes of the view v:
- * written to dst, room bytes of their own allocation (NULL when room is
- * 0), or appended to out. kafka: sw_xport_kafka_single(), else
- * sw_encode_single(). */
+/* The encoders of one-span segments, by what they make: the
+ * SegmentObject (sw_encode_single()), Kafka's record
+ * (sw_xport_kafka_single()), gRPC's frame (sw_xport_grpc_single()). */
+enum single_kind { SINGLE_PLAIN, SINGLE_KAFKA, SINGLE_GRPC, SINGLE_KINDS };
+
+/* What the encoder of that kind makes of the view v: written to dst, room
+ * bytes of their own allocation (NULL when room is 0), or appended to
+ * out. */
 static long
-single_to(int kafka, const struct sw_span_view *v,
+single_to(enum single_kind kind, const struct sw_span_view *v,
           const struct sw_enc_ids *ids, uint8_t **dst, size_t room,
           struct sw_buf *out)
 {
@@ -1232,8 +1236,25 @@ single_to(int kafka, const struct sw_span_view *v,
     cr_assert_not_null(*dst);
     memset(*dst, 0xee, room);
   }
-  return kafka ? sw_xport_kafka_single(v, ids, *dst, room, out)
-               : sw_encode_single(v, ids, *dst, room, out);
+  switch (kind) {
+  case SINGLE_KAFKA:
+    return sw_xport_kafka_single(v, ids, *dst, room, out);
+  case SINGLE_GRPC:
+    return sw_xport_grpc_single(v, ids, *dst, room, out);
+  default:
+    return sw_encode_single(v, ids, *dst, room, out);
+  }
+}
+
+/* Appends the gRPC frame of the len bytes at p. */
+static void
+append_frame(struct sw_buf *b, const uint8_t *p, size_t len)
+{
+  uint8_t head[5] = {0, (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+                     (uint8_t)(len >> 8), (uint8_t)len};
+
+  cr_assert_eq(sw_buf_append(b, head, sizeof(head)), 0);
+  cr_assert_eq(sw_buf_append(b, p, len), 0);
 }
 
 /* The bytes want (wlen) came out of single_to(): at dst (n of them) or
@@ -1259,13 +1280,14 @@ single_is(long n, const uint8_t *dst, const struct sw_buf *out,
  * whatever the record holds: from a view of the record where it arrived
  * or of it packed as the ring's cell holds it, appended to a buffer or
  * written in place into room of any size (too small by one, exactly
- * enough, a recycled block's, plenty); for Kafka, with its key in front.
+ * enough, a recycled block's, plenty); for Kafka, with its key in front,
+ * for gRPC in its frame.
  * Room too small always falls back to the buffer, and room to spare is
  * always used. */
 Test(encode, single_matches_record_path, .timeout = 120)
 {
   static struct sw_span_rec raw, copy;
-  struct sw_buf a = {0}, b = {0}, c = {0}, k = {0};
+  struct sw_buf a = {0}, b = {0}, c = {0}, k = {0}, g = {0};
   struct sw_span_view vr, vp;
   struct sw_seg seg;
   char svc[80], inst[80];
@@ -1293,6 +1315,8 @@ Test(encode, single_matches_record_path, .timeout = 120)
     cr_assert_eq(sw_buf_append(&k, &(uint8_t){(uint8_t)klen}, 1), 0);
     cr_assert_eq(sw_buf_append(&k, copy.segment_id, klen), 0);
     cr_assert_eq(sw_buf_append(&k, b.data + 5, rlen), 0);
+    g.len = 0;
+    append_frame(&g, b.data + 5, rlen);
 
     sw_span_view_rec(&vr, &raw);
     sw_span_view_packed(&vp, rep_pack(&raw));
@@ -1306,9 +1330,13 @@ Test(encode, single_matches_record_path, .timeout = 120)
                    iter, view, a.len, b.len);
       cr_assert(memcmp(a.data, b.data, a.len) == 0, "iter %d view %d", iter,
                 view);
-      for (int kafka = 0; kafka < 2; kafka++) {
-        const uint8_t *w = kafka ? k.data : b.data + 5;
-        size_t wl = kafka ? k.len : rlen;
+      for (int kind = 0; kind < SINGLE_KINDS; kind++) {
+        const uint8_t *w = kind == SINGLE_KAFKA  ? k.data
+                           : kind == SINGLE_GRPC ? g.data
+                                                 : b.data + 5;
+        size_t wl = kind == SINGLE_KAFKA  ? k.len
+                    : kind == SINGLE_GRPC ? g.len
+                                          : rlen;
 
         rooms[0] = 0;
         rooms[1] = wl - 1;
@@ -1321,7 +1349,8 @@ Test(encode, single_matches_record_path, .timeout = 120)
 
           c.len = 0;
           cr_assert_eq(sw_buf_append(&c, "12345", 5), 0);
-          n = single_to(kafka, v, &ids, &dst, rooms[r], &c);
+          n = single_to((enum single_kind)kind, v, &ids, &dst, rooms[r],
+                        &c);
           single_is(n, dst, &c, w, wl, iter);
           if (rooms[r] < wl)
             cr_assert_eq(n, 0, "iter %d: no room, no bytes in place", iter);
@@ -1346,6 +1375,7 @@ Test(encode, single_matches_record_path, .timeout = 120)
   sw_buf_free(&b);
   sw_buf_free(&c);
   sw_buf_free(&k);
+  sw_buf_free(&g);
 }
 
 /* The most a span takes: every string at its longest and none of it
@@ -1425,6 +1455,9 @@ Test(encode, single_nomem)
   cr_assert_eq(sw_xport_kafka_single(&v, &ids, NULL, 0, &full), -ENOMEM);
   cr_assert_eq(sw_xport_kafka_single(&v, &ids, small, sizeof(small), &full),
                -ENOMEM);
+  cr_assert_eq(sw_xport_grpc_single(&v, &ids, NULL, 0, &full), -ENOMEM);
+  cr_assert_eq(sw_xport_grpc_single(&v, &ids, small, sizeof(small), &full),
+               -ENOMEM);
   cr_assert(full.len == SIZE_MAX && full.data == NULL);
   sw_enc_ids_free(&ids);
 }
@@ -1435,7 +1468,55 @@ static long
 grpc_enc(void *ctx, const struct sw_span_view *v, uint8_t *dst, size_t room,
          struct sw_buf *out)
 {
-  return sw_encode_single(v, ctx, dst, room, out);
+  return sw_xport_grpc_single(v, ctx, dst, room, out);
+}
+
+/* The body of a gRPC call of the n segments at segs, as libcurl reads it:
+ * in reads of random sizes (1 byte to more than the body), after a read
+ * of part of it and a rewind, as libcurl does to send it again; and read
+ * again from a random place, the rest of the same bytes. */
+static void
+grpc_body_read(struct sw_buf *out, struct sw_xport_grpc_body *src,
+               struct sw_seg *const *segs, size_t n,
+               const struct sw_enc_ids *ids)
+{
+  uint8_t chunk[700];
+  size_t got, pos;
+
+  cr_assert_eq(sw_xport_grpc_body_set(src, segs, n, ids), 0);
+  sw_xport_grpc_body_read(src, chunk, rnd() % sizeof(chunk));
+  cr_assert_eq(sw_xport_grpc_body_seek(src, src->len + 1), -EINVAL);
+  cr_assert_eq(sw_xport_grpc_body_seek(src, 0), 0);
+  out->len = 0;
+  do {
+    got = sw_xport_grpc_body_read(src, chunk, 1 + rnd() % sizeof(chunk));
+    cr_assert_eq(sw_buf_append(out, chunk, got), 0);
+  } while (got > 0);
+  cr_assert_eq(out->len, src->len);
+  pos = rnd() % (src->len + 1);
+  cr_assert_eq(sw_xport_grpc_body_seek(src, pos), 0);
+  for (size_t at = pos; at < src->len; at += got) {
+    got = sw_xport_grpc_body_read(src, chunk, 1 + rnd() % sizeof(chunk));
+    cr_assert(got > 0 && memcmp(chunk, out->data + at, got) == 0);
+  }
+  cr_assert_eq(sw_xport_grpc_body_read(src, chunk, sizeof(chunk)), 0);
+}
+
+/* The body of the record path, built here: each segment's SegmentObject
+ * (sw_encode_segment_ids()) in its frame. */
+static void
+grpc_body_want(struct sw_buf *out, struct sw_seg *const *segs, size_t n,
+               const struct sw_enc_ids *ids)
+{
+  struct sw_buf one = {0};
+
+  out->len = 0;
+  for (size_t i = 0; i < n; i++) {
+    one.len = 0;
+    cr_assert_eq(sw_encode_segment_ids(&one, segs[i], ids), 0);
+    append_frame(out, one.data, one.len);
+  }
+  sw_buf_free(&one);
 }
 
 static long
@@ -1457,7 +1538,8 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
   struct sw_asm_limits lim;
   struct sw_stats es = {0}, rs = {0};
   struct sw_enc_ids ids;
-  struct sw_buf a = {0}, b = {0}, ma = {0}, mb = {0};
+  struct sw_buf a = {0}, b = {0}, w = {0}, ma = {0}, mb = {0};
+  struct sw_xport_grpc_body src = {0};
   struct rep_batch_kinds k = {0};
 
   sw_asm_limits_default(&lim);
@@ -1473,12 +1555,14 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
                          SW_ARRAY_LEN(x), &k);
 
     if (!kafka) {
-      a.len = b.len = 0;
-      cr_assert_eq(sw_xport_grpc_body(&a, x, n, &ids), 0);
-      cr_assert_eq(sw_xport_grpc_body(&b, y, n, &ids), 0);
-      cr_assert_eq(a.len, b.len, "round %d: %zu bytes, record path %zu",
-                   round, a.len, b.len);
-      cr_assert(memcmp(a.data, b.data, a.len) == 0, "round %d", round);
+      grpc_body_read(&a, &src, x, n, &ids);
+      grpc_body_read(&b, &src, y, n, &ids);
+      grpc_body_want(&w, y, n, &ids);
+      cr_assert_eq(a.len, w.len, "round %d: %zu bytes, record path %zu",
+                   round, a.len, w.len);
+      cr_assert(memcmp(a.data, w.data, a.len) == 0, "round %d", round);
+      cr_assert(b.len == w.len && memcmp(b.data, w.data, b.len) == 0,
+                "round %d", round);
     }
     for (size_t i = 0; i < n; i++) {
       if (kafka) {
@@ -1505,6 +1589,8 @@ arrivals_vs_records(sw_asm_encode_fn fn, int kafka)
   sw_enc_ids_free(&ids);
   sw_buf_free(&a);
   sw_buf_free(&b);
+  sw_buf_free(&w);
+  sw_xport_grpc_body_free(&src);
   sw_buf_free(&ma);
   sw_buf_free(&mb);
   sw_asm_destroy(&enc);

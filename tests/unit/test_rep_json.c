@@ -737,10 +737,10 @@ env_for(enum sw_protocol p)
 }
 
 static long
-ids_enc(void *ctx, const struct sw_span_view *v, uint8_t *dst, size_t room,
-        struct sw_buf *out)
+grpc_enc(void *ctx, const struct sw_span_view *v, uint8_t *dst, size_t room,
+         struct sw_buf *out)
 {
-  return sw_encode_single(v, ctx, dst, room, out);
+  return sw_xport_grpc_single(v, ctx, dst, room, out);
 }
 
 /* x->encode_single() makes, for 50 random arrivals packed as they
@@ -776,7 +776,7 @@ encode_single_is(struct sw_xport *x, sw_asm_encode_fn want, void *ctx)
 }
 
 /* encode_single() of the gRPC and HTTP transports makes what their send
- * paths copy (sw_encode_single_ids(), sw_json_single()). They are only
+ * paths copy (sw_xport_grpc_single(), sw_json_single()). They are only
  * opened: nothing is sent. */
 Test(json, grpc_and_http_encode_single)
 {
@@ -784,7 +784,7 @@ Test(json, grpc_and_http_encode_single)
 
   cr_assert_eq(sw_enc_ids_init(&ids, SVC, INST), 0);
   env_for(SW_PROTO_GRPC);
-  encode_single_is(sw_xport_grpc_open(&env), ids_enc, &ids);
+  encode_single_is(sw_xport_grpc_open(&env), grpc_enc, &ids);
   env_for(SW_PROTO_HTTP);
   encode_single_is(sw_xport_http_open(&env), json_enc, NULL);
   sw_enc_ids_free(&ids);
