@@ -22,7 +22,7 @@ BUILD = os.environ.get("SW_BENCH_BUILD", os.path.join(ROOT, "build-bench"))
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 TARGETS = ["sw_preload", "sw_reporter", "bench_io", "bench_loopback",
            "bench_reporter", "bench_grpc_sink", "reporter_driver",
-           "bench_spawn"]
+           "bench_spawn", "bench_fdtable"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 
