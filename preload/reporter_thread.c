@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "fdtable.h"
 #include "ring.h"
 #include "sw_guard.h"
 #include "sw_log.h"
@@ -285,8 +286,8 @@ nap(int ms)
 static void *
 reporter_main(void *arg)
 {
-  (void)arg;
   sw_tls_busy = 1; /* never cleared: nothing this thread does is traced */
+  sw_fdt_reporter(arg); /* first: the application's thread waits for it */
   /* Named, so that top -H, ps -L and /proc tell it from the app's own. */
   pthread_setname_np(pthread_self(), "sw-reporter");
   int64_t next_stats = sw_now_ms() + STATS_PERIOD_MS;
@@ -370,6 +371,10 @@ sw_sink_first_conn(void)
    * cleanup handlers registered earlier (atexit is LIFO), so the exit
    * flush still has a working libcurl. The cost, once per process that
    * uses the network, is loading libcurl (a few milliseconds). */
+  /* The reporter thread takes an fd table of its own when it can
+   * (fdtable.h): the fds init() makes here are noted to move there. */
+  static struct sw_fdt fdt;
+  int own_table = sw_fdt_before(&fdt) == 0;
   if (!ops_ready && !load_failed) {
     load_reporter();
     static int atexit_done;
@@ -378,6 +383,8 @@ sw_sink_first_conn(void)
       atexit(flush_atexit);
     }
   }
+  if (own_table)
+    own_table = sw_fdt_after(&fdt) == 0;
   /* The thread takes no signals meant for the application. */
   sigset_t all, old;
   sigfillset(&all);
@@ -386,12 +393,17 @@ sw_sink_first_conn(void)
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  if (pthread_create(&t, &attr, reporter_main, NULL) != 0) {
+  int started = pthread_create(&t, &attr, reporter_main, &fdt) == 0;
+  if (!started) {
     atomic_store_explicit(&thread_started, 0, memory_order_release);
     sw_log(SW_LOG_ERROR, "cannot start the reporter thread");
   }
   pthread_attr_destroy(&attr);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (own_table && started)
+    sw_fdt_finish(&fdt);
+  else if (own_table)
+    sw_fdt_abandon(&fdt);
 }
 
 int

@@ -8,6 +8,10 @@
 #include "sw_config.h"
 
 void sw_log_set_level(enum sw_log_level level);
+/* The calling thread's messages go to the stderr of the process that
+ * pidfd refers to, fetched for each (a thread with an fd table of its
+ * own: fdtable.h). */
+void sw_log_stderr_from(int pidfd);
 int sw_log_enabled(enum sw_log_level level);
 void sw_log(enum sw_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -35,6 +35,7 @@
 #include "../../preload/sw_stats.c"
 #include "../../preload/trace.c"
 #include "../../preload/ring.c"
+#include "../../preload/fdtable.c"
 #include "../../preload/reporter_thread.c"
 
 #include <getopt.h>

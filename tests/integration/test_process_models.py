@@ -21,8 +21,8 @@ import threading
 import pytest
 
 from conftest import (BUILD_DIR, PRELOAD, PYTHON, entry_spans, free_port,
-                      nginx_bin, spans_of, sw_env, tags, wait_port,
-                      wait_until)
+                      http_requests, nginx_bin, spans_of, sw_env, tags,
+                      wait_port, wait_until)
 
 HOST = socket.gethostname()
 CC = shutil.which("cc") or shutil.which("gcc")
@@ -584,6 +584,94 @@ def test_double_fork_daemon_keeps_tracing(procs, collector, plain, tmp_path):
             os.kill(daemon, signal.SIGKILL)
             wait_until(lambda: not proc_alive(daemon), timeout=30,
                        what="the daemon to die")
+
+
+# ------------------------------------------------------- the fd table
+
+FD_SERVER = """
+import http.server, os, sys, threading, time
+if sys.argv[1] == "threaded":
+    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\\n")
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[2] + ".tmp", "w").write(str(s.server_address[1]))
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+s.serve_forever()
+"""
+
+
+def fd_targets(fd_dir):
+    out = {}
+    for name in os.listdir(fd_dir):
+        try:
+            out[int(name)] = os.readlink(os.path.join(fd_dir, name))
+        except OSError:
+            pass
+    return out
+
+
+def sockets_to(pid, fd_dir, port):
+    """The inodes of the TCP sockets in fd_dir connected to port."""
+    inodes = {t[8:-1] for t in fd_targets(fd_dir).values()
+              if t.startswith("socket:[")}
+    found = set()
+    for net in ("tcp", "tcp6"):
+        for line in read_file("/proc/%d/net/%s" % (pid, net)).splitlines()[1:]:
+            f = line.split()
+            if f[9] in inodes and int(f[2].rsplit(":", 1)[1], 16) == port:
+                found.add(f[9])
+    return found
+
+
+def reporter_tid(pid):
+    for tid in os.listdir("/proc/%d/task" % pid):
+        if read_file("/proc/%d/task/%s/comm" % (pid, tid)).strip() == \
+                "sw-reporter":
+            return int(tid)
+    return None
+
+
+@pytest.mark.parametrize("app", ["single", "threaded"])
+def test_reporter_fds_stay_out_of_a_single_threaded_app(procs, collector,
+                                                        tmp_path, app):
+    # A single-threaded application: the reporter thread's fds (its
+    # connection to the collector, libcurl's socketpair, the pidfd for its
+    # log) are in its own fd table, none in the application's. An
+    # application that already has a thread shares its table with the
+    # reporter, as before.
+    portfile = tmp_path / "port"
+    p = procs.start([PYTHON, "-c", FD_SERVER, app, str(portfile)],
+                    env=sw_env(collector, "fdtable"))
+    port = int(wait_file(portfile, p)[0])
+    assert http_requests(port, ["/fd"] * 3) == [200] * 3
+    wait_until(lambda: len(entry_spans(collector)) >= 3, what="3 spans")
+    tid = reporter_tid(p.pid)
+    assert tid is not None
+    app_fds = "/proc/%d/fd" % p.pid
+    rep_fds = "/proc/%d/task/%d/fd" % (p.pid, tid)
+    wait_until(lambda: sockets_to(p.pid, rep_fds, collector.port),
+               what="the reporter's connection")
+    if app == "single":
+        assert not sockets_to(p.pid, app_fds, collector.port)
+        assert "anon_inode:[pidfd]" not in fd_targets(app_fds).values()
+        assert fd_targets(app_fds) != fd_targets(rep_fds)
+        # The reporter's log still reaches the application's stderr.
+        collector.stop()
+        assert http_requests(port, ["/after"]) == [200]
+        warning = "sw[%d]: warning: reporter: " % p.pid
+        wait_until(lambda: warning in p.stderr_text(), timeout=60,
+                   what="the reporter's warning on stderr")
+    else:
+        assert sockets_to(p.pid, app_fds, collector.port) == \
+            sockets_to(p.pid, rep_fds, collector.port)
 
 
 # ---------------------------------------------------------------- signals
