@@ -11,7 +11,8 @@
 static enum sw_log_level log_level = SW_LOG_WARNING;
 /* A thread whose fd table is its own (fdtable.h) writes to the process's
  * stderr, fetched for each message through this pidfd. */
-static __thread int stderr_via = -1;
+static __thread int stderr_via
+    __attribute__((tls_model("initial-exec"))) = -1;
 
 void
 sw_log_stderr_from(int pidfd)
