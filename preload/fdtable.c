@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -102,6 +103,26 @@ note_before(int fd, void *arg)
     noted[fd / 64] |= 1ULL << (fd % 64);
 }
 
+/* Whether an fd init() made may move to the reporter's table: a socket
+ * (libcurl's socketpair, a connection) or the pidfd. Anything else (a
+ * file, a pipe, an eventfd) may be a library's that the application
+ * shares (libcurl's global state is the application's too when it uses
+ * libcurl): the table then stays shared. */
+static int
+movable(int fd)
+{
+  char path[48], t[32];
+  long n;
+
+  snprintf(path, sizeof(path), "/proc/thread-self/fd/%d", fd);
+  n = syscall(SYS_readlinkat, AT_FDCWD, path, t, sizeof(t) - 1);
+  if (n <= 0)
+    return 0;
+  t[n] = '\0';
+  return strncmp(t, "socket:[", 8) == 0 ||
+         strcmp(t, "anon_inode:[pidfd]") == 0;
+}
+
 static void
 note_new(int fd, void *arg)
 {
@@ -109,17 +130,10 @@ note_new(int fd, void *arg)
 
   if (fd < BITS && (noted[fd / 64] >> (fd % 64) & 1))
     return;
-  if (f->n < SW_FDT_MAX) {
-    int i = f->n++;
-    /* Ascending: the directory lists fds in order, but be sure. */
-    while (i > 0 && f->fds[i - 1] > fd) {
-      f->fds[i] = f->fds[i - 1];
-      i--;
-    }
-    f->fds[i] = fd;
-  } else {
-    f->n = SW_FDT_MAX + 1; /* too many: give up */
-  }
+  if (f->n < SW_FDT_MAX && movable(fd))
+    f->fds[f->n++] = fd;
+  else
+    f->n = SW_FDT_MAX + 1; /* give up: the table stays shared */
 }
 
 int

@@ -8,19 +8,20 @@
  * application is single-threaded as its reporter thread starts, the
  * thread gives itself a copy of the table (unshare(CLONE_FILES)) and
  * closes everything in the copy except the fds the reporter's init() made
- * on the application's thread (libcurl's wake-up socketpair, the file
- * transport's file); the application's thread then closes those in its
- * table. From then on the two tables hold nothing in common: the
- * agent's sockets take no fd numbers of the application's, closefrom()
- * and dup2() in the application never reach them, and its children
- * never inherit them. The reporter's log still goes to the application's
+ * on the application's thread (libcurl's wake-up socketpair); the
+ * application's thread then closes those in its table. From then on the
+ * two tables hold nothing in common: the agent's sockets take no fd
+ * numbers of the application's, closefrom() and dup2() in the
+ * application never reach them, and its children never inherit them. The reporter's log still goes to the application's
  * stderr: sw_log() fetches the process's current fd 2 for each message
  * (pidfd_getfd()), so the reporter never holds a copy of it (a copy would
  * keep a rotated log or a parent's pipe open).
  *
  * Nothing changes when the application already has threads (they would
  * pay the shared table's price anyway, and librdkafka's threads, made by
- * init(), use the application's table), when the kernel or a seccomp
+ * init(), use the application's table), when init() made an fd that is
+ * neither a socket nor the pidfd (the file transport's file, or a
+ * library's that the application may share), when the kernel or a seccomp
  * filter refuses unshare(), pidfd_open() or pidfd_getfd(), or when /proc
  * is not mounted. */
 #ifndef SW_PRELOAD_FDTABLE_H
@@ -33,7 +34,7 @@
 
 struct sw_fdt {
   int pidfd;           /* the process, for sw_log(); -1: not used */
-  int n;               /* init()'s fds, ascending, pidfd among them */
+  int n;               /* init()'s fds, pidfd among them */
   int fds[SW_FDT_MAX];
   _Atomic uint32_t state; /* the hand-over (fdtable.c) */
 };
