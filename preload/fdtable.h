@@ -12,10 +12,11 @@
  * application's thread then closes those in its table. From then on the
  * two tables hold nothing in common: the agent's sockets take no fd
  * numbers of the application's, closefrom() and dup2() in the
- * application never reach them, and its children never inherit them. The reporter's log still goes to the application's
- * stderr: sw_log() fetches the process's current fd 2 for each message
- * (pidfd_getfd()), so the reporter never holds a copy of it (a copy would
- * keep a rotated log or a parent's pipe open).
+ * application never reach them, and its children never inherit them.
+ * The reporter's log still goes to the application's stderr: sw_log()
+ * fetches the process's current fd 2 for each message (pidfd_getfd()),
+ * so the reporter never holds a copy of it (a copy would keep a rotated
+ * log or a parent's pipe open).
  *
  * Nothing changes when the application already has threads (they would
  * pay the shared table's price anyway, and librdkafka's threads, made by
