@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "sw_futex.h"
 #include "sw_log.h"
 
 #if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
@@ -183,14 +183,6 @@ sw_fdt_after(struct sw_fdt *f)
   return -1;
 }
 
-static long
-fdt_futex(_Atomic uint32_t *w, int op, uint32_t val,
-          const struct timespec *ts)
-{
-  return syscall(SYS_futex, (uint32_t *)w, op | FUTEX_PRIVATE_FLAG, val, ts,
-                 NULL, 0);
-}
-
 static int
 is_kept(const struct sw_fdt *f, int fd)
 {
@@ -227,7 +219,7 @@ sw_fdt_reporter(struct sw_fdt *f)
     done = FDT_SHARED;
   }
   atomic_store_explicit(&f->state, done, memory_order_release);
-  fdt_futex(&f->state, FUTEX_WAKE, 1, NULL);
+  sw_futex(&f->state, FUTEX_WAKE, 1, NULL);
 }
 
 void
@@ -257,7 +249,7 @@ sw_fdt_finish(struct sw_fdt *f)
       continue; /* claimed meanwhile: its copy is a few calls away */
     }
     struct timespec ts = {0, 10 * 1000000L};
-    fdt_futex(&f->state, FUTEX_WAIT, s, s == FDT_PENDING ? &ts : NULL);
+    sw_futex(&f->state, FUTEX_WAIT, s, s == FDT_PENDING ? &ts : NULL);
   }
   if (s == FDT_PRIVATE) {
     /* init()'s fds are the reporter's now: out of the application's

@@ -19,7 +19,6 @@
 
 #include <dlfcn.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include "conn.h"
 #include "fdtable.h"
 #include "ring.h"
+#include "sw_futex.h"
 #include "sw_guard.h"
 #include "sw_log.h"
 #include "sw_reporter_api.h"
@@ -87,13 +87,6 @@ static int load_failed;
 static int delivering;
 static int lend_off;
 
-static long
-futex(_Atomic uint32_t *w, int op, uint32_t val, const struct timespec *ts)
-{
-  return syscall(SYS_futex, (uint32_t *)w, op | FUTEX_PRIVATE_FLAG, val, ts,
-                 NULL, 0);
-}
-
 /* Wakes the reporter whatever it sleeps for. */
 static void
 wake_reporter(void)
@@ -106,7 +99,7 @@ wake_reporter(void)
   if (atomic_load_explicit(&sleeping, memory_order_seq_cst) != REP_AWAKE &&
       atomic_exchange_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst) !=
           REP_AWAKE)
-    futex(&sleeping, FUTEX_WAKE, 1, NULL);
+    sw_futex(&sleeping, FUTEX_WAKE, 1, NULL);
 }
 
 /* After a successful push: wakes the reporter if it needs it. One load
@@ -123,7 +116,7 @@ pushed_one(void)
     return;
   if (atomic_exchange_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst) !=
       REP_AWAKE)
-    futex(&sleeping, FUTEX_WAKE, 1, NULL);
+    sw_futex(&sleeping, FUTEX_WAKE, 1, NULL);
 }
 
 void
@@ -261,7 +254,7 @@ futex_sleep(uint32_t state, int ms)
 {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
-  futex(&sleeping, FUTEX_WAIT, state, &ts);
+  sw_futex(&sleeping, FUTEX_WAIT, state, &ts);
   atomic_store_explicit(&sleeping, REP_AWAKE, memory_order_seq_cst);
 }
 
@@ -306,7 +299,7 @@ reporter_main(void *arg)
       log_stats();
       /* Pairs with the acquire load in sw_reporter_flush_at_exit(). */
       atomic_store_explicit(&flush_done, 1, memory_order_release);
-      futex(&flush_done, FUTEX_WAKE, 1, NULL);
+      sw_futex(&flush_done, FUTEX_WAKE, 1, NULL);
       break;
     }
     /* Tick after every batch, also while full batches keep coming: the
@@ -446,7 +439,7 @@ sw_reporter_flush_at_exit(void)
       return;
     }
     struct timespec ts = {left / 1000, (long)(left % 1000) * 1000000L};
-    futex(&flush_done, FUTEX_WAIT, 0, &ts);
+    sw_futex(&flush_done, FUTEX_WAIT, 0, &ts);
   }
 }
 
