@@ -11,11 +11,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xport.h"
 
@@ -103,31 +107,81 @@ sw_curl_timeout_ms(int64_t deadline_ms)
 }
 
 void
-sw_curl_handles_free(CURL **c, CURLM **m)
+sw_curl_handles_free(struct sw_curl *h)
 {
-  if (*m)
-    curl_multi_cleanup(*m);
-  if (*c)
-    curl_easy_cleanup(*c);
-  *m = NULL;
-  *c = NULL;
+  if (h->multi)
+    curl_multi_cleanup(h->multi);
+  if (h->easy)
+    curl_easy_cleanup(h->easy);
+  h->multi = NULL;
+  h->easy = NULL;
+  h->fd = CURL_SOCKET_BAD;
+  h->corked = 0;
+}
+
+/* libcurl made a socket for a connection of h's: the newest is the one
+ * to cork (with several tried at once, a loser's close forgets it, and
+ * the winner goes uncorked: never a wrong fd). */
+static int
+on_socket(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+  struct sw_curl *h = ud;
+
+  if (purpose == CURLSOCKTYPE_IPCXN) {
+    h->fd = fd;
+    h->corked = 0;
+  }
+  return CURL_SOCKOPT_OK;
+}
+
+/* libcurl is done with a socket: once closed, its number may be anyone's,
+ * so it is forgotten first. */
+static int
+on_close(void *ud, curl_socket_t fd)
+{
+  struct sw_curl *h = ud;
+
+  if (fd == h->fd) {
+    h->fd = CURL_SOCKET_BAD;
+    h->corked = 0;
+  }
+  return close(fd);
 }
 
 int
-sw_curl_handles_new(CURL **c, CURLM **m)
+sw_curl_handles_new(struct sw_curl *h)
 {
-  sw_curl_handles_free(c, m);
-  *c = curl_easy_init();
-  *m = *c ? curl_multi_init() : NULL;
-  if (!*m) {
-    sw_curl_handles_free(c, m);
+  sw_curl_handles_free(h);
+  h->easy = curl_easy_init();
+  h->multi = h->easy ? curl_multi_init() : NULL;
+  if (!h->multi) {
+    sw_curl_handles_free(h);
     return -ENOMEM;
   }
-  common_opts(*c);
+  common_opts(h->easy);
+  curl_easy_setopt(h->easy, CURLOPT_SOCKOPTFUNCTION, on_socket);
+  curl_easy_setopt(h->easy, CURLOPT_SOCKOPTDATA, h);
+  curl_easy_setopt(h->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+  curl_easy_setopt(h->easy, CURLOPT_CLOSESOCKETDATA, h);
   /* As curl_easy_perform() does with its own multi handle: the cache
    * keeps as many connections as the easy handle is allowed. */
-  curl_multi_setopt(*m, CURLMOPT_MAXCONNECTS, 1L);
+  curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, 1L);
   return 0;
+}
+
+/* TCP_CORK on (1) or off (0) for h's connection; off sends what it held
+ * at once. A socket that refuses it (not TCP) is not asked again. */
+static void
+cork(struct sw_curl *h, int on)
+{
+  if (h->fd == CURL_SOCKET_BAD || h->corked == on)
+    return;
+  if (setsockopt(h->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) != 0) {
+    h->fd = CURL_SOCKET_BAD;
+    h->corked = 0;
+    return;
+  }
+  h->corked = on;
 }
 
 static int64_t
@@ -143,10 +197,13 @@ mono_ms(void)
  * except that once the call has lasted SW_CURL_DRAIN_MS it calls drain()
  * and waits no longer than that between two calls of it. libcurl
  * shortens a wait to its own next timeout, so the call's timeouts are
- * kept to the millisecond as before. */
+ * kept to the millisecond as before. The connection is corked while
+ * libcurl works and uncorked before any wait (xport_curl.h). */
 static CURLcode
-transfer(CURLM *m, CURL *c, void (*drain)(void))
+transfer(struct sw_curl *h, void (*drain)(void))
 {
+  CURLM *m = h->multi;
+  CURL *c = h->easy;
   CURLMcode mc;
   CURLcode cc = CURLE_OK;
   int64_t next = drain ? mono_ms() + SW_CURL_DRAIN_MS : 0;
@@ -157,7 +214,7 @@ transfer(CURLM *m, CURL *c, void (*drain)(void))
     return mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
                                      : CURLE_FAILED_INIT;
   while (!done && mc == CURLM_OK) {
-    int running = 0, wait_ms = 1000;
+    int running = 0, ready = 0, wait_ms = 1000;
 
     if (drain) {
       int64_t now = mono_ms();
@@ -168,9 +225,18 @@ transfer(CURLM *m, CURL *c, void (*drain)(void))
       }
       wait_ms = (int)(next - now);
     }
-    mc = curl_multi_poll(m, NULL, 0, wait_ms, NULL);
-    if (mc == CURLM_OK)
+    /* Corked, first a look without waiting: while libcurl can go on
+     * writing, it goes on corked. */
+    if (h->corked)
+      mc = curl_multi_poll(m, NULL, 0, 0, &ready);
+    if (mc == CURLM_OK && !ready) {
+      cork(h, 0);
+      mc = curl_multi_poll(m, NULL, 0, wait_ms, NULL);
+    }
+    if (mc == CURLM_OK) {
+      cork(h, 1);
       mc = curl_multi_perform(m, &running);
+    }
     if (mc == CURLM_OK && !running) {
       int left;
       CURLMsg *msg;
@@ -189,6 +255,7 @@ transfer(CURLM *m, CURL *c, void (*drain)(void))
       }
     }
   }
+  cork(h, 0);
   /* A multi problem is some kind of error (the others cannot happen). */
   if (mc != CURLM_OK)
     cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
@@ -211,20 +278,20 @@ transfer(CURLM *m, CURL *c, void (*drain)(void))
 static __thread int pipe_always_blocked;
 
 CURLcode
-sw_curl_perform(CURLM *m, CURL *c, void (*drain)(void))
+sw_curl_perform(struct sw_curl *h, void (*drain)(void))
 {
   sigset_t pipe_set, old;
   CURLcode cc;
 
   if (pipe_always_blocked)
-    return transfer(m, c, drain);
+    return transfer(h, drain);
   sigemptyset(&pipe_set);
   sigaddset(&pipe_set, SIGPIPE);
   if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
-    return transfer(m, c, drain);
+    return transfer(h, drain);
   if (sigismember(&old, SIGPIPE))
     pipe_always_blocked = 1;
-  cc = transfer(m, c, drain);
+  cc = transfer(h, drain);
   if (!sigismember(&old, SIGPIPE)) {
     struct timespec zero = {0, 0};
     while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)

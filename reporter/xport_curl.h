@@ -4,7 +4,8 @@
  * failing over to the next address after a transport error), the
  * process-wide libcurl set-up, the options every easy handle of ours
  * gets, and the transfer loop (curl_easy_perform() on a multi handle, with
- * SIGPIPE kept on this thread and the ring drained while it waits). */
+ * SIGPIPE kept on this thread, the ring drained while it waits and the
+ * connection corked while libcurl writes). */
 #ifndef SW_REPORTER_XPORT_CURL_H
 #define SW_REPORTER_XPORT_CURL_H
 
@@ -52,20 +53,38 @@ int sw_curl_global_init(const struct sw_reporter_env *env);
  * deadline_ms, whichever is smaller; 0 or less when none is left. */
 long sw_curl_timeout_ms(int64_t deadline_ms);
 
-/* A transport's handles: *c, an easy handle with the options every one
- * of ours gets (no signals, no proxy, one cached connection, user agent,
- * keep-alive probes), and *m, a multi handle that drives c's transfers
- * and holds their cached connection. _new frees the old pair first (which
- * closes that connection): 0, or -ENOMEM with both NULL. _free leaves
- * both NULL. */
-int sw_curl_handles_new(CURL **c, CURLM **m);
-void sw_curl_handles_free(CURL **c, CURLM **m);
+/* A transport's libcurl state: easy, a handle with the options every
+ * one of ours gets (no signals, no proxy, one cached connection, user
+ * agent, keep-alive probes), and multi, which drives easy's transfers and
+ * holds their cached connection; fd is that connection's socket as
+ * libcurl opened it (CURL_SOCKET_BAD: none known), corked whether TCP_CORK is on for
+ * it now (sw_curl_perform()). */
+struct sw_curl {
+  CURL *easy;
+  CURLM *multi;
+  curl_socket_t fd;
+  int corked;
+};
 
-/* Performs the transfer set up on c, on m, with SIGPIPE blocked on this
- * thread: what curl_easy_perform() does, with the same outcomes, except
- * that once the call has lasted SW_CURL_DRAIN_MS it calls drain (when not
- * NULL) every SW_CURL_DRAIN_MS, so that the reporter keeps taking spans
- * from the ring during a slow call (struct sw_xport's drain). */
-CURLcode sw_curl_perform(CURLM *m, CURL *c, void (*drain)(void));
+/* _new frees the old handles first (which closes their connection): 0,
+ * or -ENOMEM with both NULL. _free leaves both NULL. h must stay where
+ * it is while it has handles (libcurl's socket callbacks point at it). */
+int sw_curl_handles_new(struct sw_curl *h);
+void sw_curl_handles_free(struct sw_curl *h);
+
+/* Performs the transfer set up on h->easy, on h->multi, with SIGPIPE
+ * blocked on this thread: what curl_easy_perform() does, with the same
+ * outcomes, except that
+ * - once the call has lasted SW_CURL_DRAIN_MS it calls drain (when not
+ *   NULL) every SW_CURL_DRAIN_MS, so that the reporter keeps taking spans
+ *   from the ring during a slow call (struct sw_xport's drain);
+ * - the connection is corked (TCP_CORK) while libcurl writes and
+ *   uncorked before every wait and at the end: libcurl 7.88 writes one
+ *   HTTP/2 frame (at most 16 KiB) per system call, and corked they leave
+ *   in full-sized segments, each of which costs the sender's kernel (and
+ *   a local collector's wake-up) once instead of four times. Bytes are
+ *   held only while libcurl goes on writing, never while the call waits
+ *   (for the peer's window, its answer or anything else). */
+CURLcode sw_curl_perform(struct sw_curl *h, void (*drain)(void));
 
 #endif

@@ -48,8 +48,7 @@
 
 struct grpc {
   struct sw_xport base;
-  CURL *curl;
-  CURLM *multi; /* drives curl's calls and holds its connection */
+  struct sw_curl curl; /* handles and connection */
   struct curl_slist *hdrs;
   struct sw_xport_grpc_body body; /* of the call in flight */
   struct sw_enc_ids ids; /* service and instance, encoded once */
@@ -312,13 +311,13 @@ seek_body(void *ud, curl_off_t offset, int origin)
   return CURL_SEEKFUNC_OK;
 }
 
-/* Replaces g->curl with a fresh easy handle, and g->multi, whose cache
- * holds the connections of its calls. Freeing the old one closes every
- * connection it had cached: after a transport failure the
+/* Replaces g->curl's easy handle with a fresh one, and its multi, whose
+ * cache holds the connections of its calls. Freeing the old one closes
+ * every connection it had cached: after a transport failure the
  * connection libcurl may keep (an HTTP/2 connection survives a stream
  * that timed out) leads to a backend that does not answer, and must not
  * hold an fd of the application's while the next call opens another.
- * 0, or -ENOMEM with g->curl and g->multi NULL. */
+ * 0, or -ENOMEM with g->curl's handles NULL. */
 static int
 new_handle(struct grpc *g)
 {
@@ -327,12 +326,12 @@ new_handle(struct grpc *g)
   g->connected = 0;
   g->opt_url = NULL;
   g->opt_ver = g->opt_fresh = -1;
-  if (sw_curl_handles_new(&g->curl, &g->multi) != 0) {
+  if (sw_curl_handles_new(&g->curl) != 0) {
     snprintf(g->base.err, sizeof(g->base.err),
              "libcurl handle setup failed");
     return -ENOMEM;
   }
-  c = g->curl;
+  c = g->curl.easy;
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, g->hdrs);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
@@ -366,7 +365,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
   int attempt;
   int rc = -EIO;
 
-  if (!g->curl && new_handle(g) != 0)
+  if (!g->curl.easy && new_handle(g) != 0)
     return -ENOMEM;
   if (g->url_path != path || g->url_be != g->be.cur) {
     snprintf(g->url, sizeof(g->url), "%s%s", g->be.base[g->be.cur], path);
@@ -386,7 +385,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
                "%s: no time left before the deadline", g->url);
       return -ETIMEDOUT;
     }
-    c = g->curl;
+    c = g->curl.easy;
     if (tls)
       ver = CURL_HTTP_VERSION_2TLS;
     else if (reuse)
@@ -421,7 +420,7 @@ call(struct grpc *g, const char *path, int64_t deadline_ms)
     g->grpc_message[0] = '\0';
     g->curl_err[0] = '\0';
 
-    cc = sw_curl_perform(g->multi, c, g->base.drain);
+    cc = sw_curl_perform(&g->curl, g->base.drain);
     if (g->base.env->cfg->log_level <= SW_LOG_DEBUG) {
       long nconn = 0;
       curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);
@@ -569,7 +568,7 @@ grpc_close(struct sw_xport *x)
 {
   struct grpc *g = (struct grpc *)x;
 
-  sw_curl_handles_free(&g->curl, &g->multi);
+  sw_curl_handles_free(&g->curl);
   curl_slist_free_all(g->hdrs);
   sw_xport_grpc_body_free(&g->body);
   sw_enc_ids_free(&g->ids);

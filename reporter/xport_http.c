@@ -42,8 +42,7 @@
 
 struct http {
   struct sw_xport base;
-  CURL *curl;
-  CURLM *multi; /* drives curl's calls and holds its connection */
+  struct sw_curl curl; /* handles and connection */
   struct curl_slist *hdrs;
   struct sw_buf body;
   struct sw_curl_backends be;
@@ -69,22 +68,22 @@ on_body(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
-/* Replaces h->curl with a fresh easy handle, and h->multi, whose cache
- * holds the connection of its calls: freeing the old one closes whatever
- * connection it kept. After a transport failure that is of no use, and
+/* Replaces h->curl's easy handle with a fresh one, and its multi, whose
+ * cache holds the connection of its calls: freeing the old one closes
+ * whatever connection it kept. After a transport failure that is of no use, and
  * the application's fds are not ours to hold on to. 0, or -ENOMEM with
- * h->curl and h->multi NULL. */
+ * h->curl's handles NULL. */
 static int
 new_handle(struct http *h)
 {
   CURL *c;
 
-  if (sw_curl_handles_new(&h->curl, &h->multi) != 0) {
+  if (sw_curl_handles_new(&h->curl) != 0) {
     snprintf(h->base.err, sizeof(h->base.err),
              "libcurl handle setup failed");
     return -ENOMEM;
   }
-  c = h->curl;
+  c = h->curl.easy;
   curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h->hdrs);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -102,9 +101,9 @@ call(struct http *h, const char *path, int64_t deadline_ms)
   CURLcode cc;
   CURL *c;
 
-  if (!h->curl && new_handle(h) != 0)
+  if (!h->curl.easy && new_handle(h) != 0)
     return -ENOMEM;
-  c = h->curl;
+  c = h->curl.easy;
   snprintf(h->url, sizeof(h->url), "%s%s", h->be.base[h->be.cur], path);
   if (timeout <= 0) {
     snprintf(h->base.err, sizeof(h->base.err),
@@ -123,7 +122,7 @@ call(struct http *h, const char *path, int64_t deadline_ms)
   h->resp[0] = '\0';
   h->curl_err[0] = '\0';
 
-  cc = sw_curl_perform(h->multi, c, h->base.drain);
+  cc = sw_curl_perform(&h->curl, h->base.drain);
   if (h->base.env->cfg->log_level <= SW_LOG_DEBUG) {
     long nconn = 0;
     curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &nconn);
@@ -201,7 +200,7 @@ http_close(struct sw_xport *x)
 {
   struct http *h = (struct http *)x;
 
-  sw_curl_handles_free(&h->curl, &h->multi);
+  sw_curl_handles_free(&h->curl);
   curl_slist_free_all(h->hdrs);
   sw_buf_free(&h->body);
   free(h);

@@ -8,6 +8,7 @@ The collector writes what it decoded as JSON lines, which are checked
 field by field here.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -338,3 +339,39 @@ def test_backend_restart_recovers(tmp_path):
     assert run['segments_sent'] == got_a + got_b, run
     assert run['segments_sent'] + run['segments_dropped'] == n, run
     assert 'backend reachable again' in run.stderr, run
+
+
+SINK = os.path.join(BUILD, 'bench_grpc_sink')
+
+
+def test_calls_leave_in_full_segments(tmp_path):
+    """A call's frames leave corked: libcurl writes one HTTP/2 frame of
+    at most 16 KiB per system call, and uncorked every write would be a
+    TCP segment of its own. bench_grpc_sink counts the segments and bytes
+    its kernel received (TCP_INFO) once the connection ends."""
+    if not os.path.exists(SINK):
+        pytest.skip('bench_grpc_sink not built')
+    pf = str(tmp_path / 'sink.json')
+    sink = subprocess.Popen([SINK, '-f', pf], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if os.path.exists(pf) or sink.poll() is not None:
+                break
+            time.sleep(0.05)
+        port = json.load(open(pf))['grpc']
+        n = 20000
+        run = run_driver('127.0.0.1:%d' % port, n)
+    finally:
+        sink.terminate()
+        out, err = sink.communicate(timeout=30)
+    assert run['segments_sent'] == n, run
+    stats = dict(kv.split('=') for kv in out.split())
+    stats = {k: int(v) for k, v in stats.items()}
+    assert stats['messages'] >= n, (out, err)  # and the instance's
+    # About 10 MB: uncorked, at most 16,393 bytes a segment (a frame and
+    # its header); corked, they fill the loopback's 64 KiB segments, less
+    # the odd partial one before each wait and the acknowledgements.
+    assert stats['bytes_in'] > 8 * 1000 * 1000, out
+    per_seg = stats['bytes_in'] / stats['segs_in']
+    assert per_seg > 24 * 1024, out
