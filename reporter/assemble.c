@@ -396,6 +396,18 @@ enc_block(struct sw_seg *s, size_t len, size_t cap)
  * into a block of their own size. The record is read once, where it is.
  * NULL when the encoder or the allocation failed: the caller then keeps
  * the record instead. */
+/* The next recycled block, for writing: out of cache since the send that
+ * recycled it (the application ran in between), and asked for while this
+ * record is encoded, it is there when the next one is. Its first 384
+ * bytes: the struct and a served request's encoded segment. */
+static inline void
+prefetch_block(const struct sw_seg *s)
+{
+  if (s)
+    for (size_t i = 0; i < 384; i += 64)
+      __builtin_prefetch((const char *)s + i, 1);
+}
+
 static struct sw_seg *
 take_encoded(struct sw_asm *a, const struct sw_span_view *v)
 {
@@ -409,6 +421,7 @@ take_encoded(struct sw_asm *a, const struct sw_span_view *v)
   if (SW_LIKELY(n > 0 && (size_t)n <= SW_ASM_ENC_INLINE && top)) {
     a->free_enc = top->next;
     a->nfree_enc--;
+    prefetch_block(a->free_enc);
     return enc_block(top, (size_t)n, SW_ASM_ENC_INLINE);
   }
   if (n != 0 || b->len == 0 || b->len > UINT32_MAX / 2)
