@@ -24,6 +24,7 @@ TARGETS = ["sw_preload", "sw_reporter", "bench_io", "bench_loopback",
            "bench_reporter", "bench_grpc_sink", "reporter_driver",
            "bench_spawn", "bench_fdtable"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+TICK_NS = 1000000000 // CLK_TCK
 NCPU = os.cpu_count() or 1
 
 
@@ -293,15 +294,29 @@ def _stat_ticks(path):
     return int(fields[11]) + int(fields[12])
 
 
-def cpu_ticks(pids):
-    """utime + stime of each process (all its threads, live and exited),
-    in clock ticks, summed."""
+def _cpu_clock_ns(pid):
+    """CPU time of process pid (all its threads, live and exited) in ns:
+    its CPU-time clock (clock_getcpuclockid()'s id, which Python lacks:
+    CPUCLOCK_SCHED of ~pid). The same sum as utime + stime, which /proc
+    gives in clock ticks only."""
+    return time.clock_gettime_ns(((~pid) << 3) | 2)
+
+
+def cpu_ns(pids):
+    """CPU time (user + system) of each process, all its threads, live
+    and exited, in ns, summed. From the process's CPU-time clock, or
+    utime + stime in ticks (/proc/PID/stat) where that clock is refused:
+    a 1 s run of a server is about 100 ticks, so ticks alone would round
+    each run's figure per request by up to 1%."""
     total = 0
     for p in pids:
         try:
-            total += _stat_ticks("/proc/%d/stat" % p)
+            total += _cpu_clock_ns(p)
         except OSError:
-            pass
+            try:
+                total += _stat_ticks("/proc/%d/stat" % p) * TICK_NS
+            except OSError:
+                pass
     return total
 
 
@@ -309,10 +324,12 @@ def cpu_ticks(pids):
 AGENT_THREAD = "sw-reporter"
 
 
-def agent_ticks(pids):
-    """utime + stime of the agent's reporter thread(s) among the live
-    threads of pids, in clock ticks: the part of cpu_ticks() that the
-    application's own threads did not spend."""
+def agent_ns(pids):
+    """CPU time of the agent's reporter thread(s) among the live threads
+    of pids, in ns: the part of cpu_ns() that the application's own
+    threads did not spend. From /proc/.../schedstat (the time on CPU,
+    in ns), or utime + stime in ticks without it: the reporter runs a few
+    ticks a second, which ticks would round by a third."""
     total = 0
     for p in pids:
         try:
@@ -325,7 +342,11 @@ def agent_ticks(pids):
                 with open(task + "comm") as f:
                     if f.read().strip() != AGENT_THREAD:
                         continue
-                total += _stat_ticks(task + "stat")
+                try:
+                    with open(task + "schedstat") as f:
+                        total += int(f.read().split()[0])
+                except OSError:
+                    total += _stat_ticks(task + "stat") * TICK_NS
             except OSError:
                 pass
     return total

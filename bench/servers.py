@@ -13,8 +13,10 @@ collector (default: bench_grpc_sink, which acknowledges without decoding;
 in alternating runs (bare, preloaded, then preloaded, bare, ...), after a
 warm-up run each. Per run: requests/s and p50/p99 latency from
 wrk --latency, and the CPU the server used (utime + stime of every one of
-its processes, all threads, from /proc/PID/stat, read before the run and
-one second after it, so that the reporter's trailing sends are counted)
+its processes, all threads: each process's CPU-time clock, which is that
+sum in ns where /proc/PID/stat rounds it to clock ticks; the reporter
+thread's share from its /proc schedstat; read before the run and one
+second after it, so that the reporter's trailing sends are counted)
 divided by the requests served.
 
   nginx:  worker_processes 1, access_log off, sendfile on, a 1 KiB static
@@ -156,16 +158,16 @@ class Server:
 
 def measure(procs, srv, seconds, conns, wrk_cpus):
     pids = srv.pids()
-    c0, a0, s0 = B.cpu_ticks(pids), B.agent_ticks(pids), B.cpu_stat()
+    c0, a0, s0 = B.cpu_ns(pids), B.agent_ns(pids), B.cpu_stat()
     r, out = B.run_wrk(srv.url, seconds, conns, cpus=wrk_cpus, procs=procs)
     time.sleep(1.0)
-    c1, a1, s1 = B.cpu_ticks(pids), B.agent_ticks(pids), B.cpu_stat()
+    c1, a1, s1 = B.cpu_ns(pids), B.agent_ns(pids), B.cpu_stat()
     r["steal_pct"] = B.steal_pct(s0, s1)
     # Pinned, CPU 0 is the server's alone: what else ran there.
-    r["others_pct"] = (B.others_pct(s0, s1, "cpu0", c1 - c0)
+    r["others_pct"] = (B.others_pct(s0, s1, "cpu0", (c1 - c0) / B.TICK_NS)
                        if wrk_cpus else 0.0)
-    cpu_s = (c1 - c0) / B.CLK_TCK
-    agent_s = (a1 - a0) / B.CLK_TCK
+    cpu_s = (c1 - c0) / 1e9
+    agent_s = (a1 - a0) / 1e9
     r["cpu_s"] = cpu_s
     r["cpu_us_per_req"] = (cpu_s * 1e6 / r["requests"]
                            if r["requests"] else float("nan"))
