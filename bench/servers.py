@@ -198,6 +198,10 @@ def compare(base_runs, runs):
         [(p["cpu_us_per_req"] - p["agent_us_per_req"]) -
          (b["cpu_us_per_req"] - b["agent_us_per_req"]) for b, p in pairs])
     res["reporter_us"] = B.median([p["agent_us_per_req"] for _, p in pairs])
+    rep = [p["agent_us_per_req"] - b["agent_us_per_req"] for b, p in pairs]
+    res["added_rep_us"] = B.median(rep)
+    res["added_rep_se"] = (statistics.stdev(rep) / len(rep) ** 0.5
+                           if len(rep) > 1 else float("nan"))
     # Standard error of the pairwise differences: how far the machine's
     # noise lets the median be trusted.
     res["added_cpu_se"] = (statistics.stdev(diffs) / len(diffs) ** 0.5
@@ -286,6 +290,8 @@ def bench_server(procs, kind, coll, args):
         a["vs_pre_cpu_us"] = vs["added_cpu_us"]
         a["vs_pre_cpu_se"] = vs["added_cpu_se"]
         a["vs_pre_app_us"] = vs["added_app_us"]
+        a["vs_pre_rep_us"] = vs["added_rep_us"]
+        a["vs_pre_rep_se"] = vs["added_rep_se"]
         a["vs_pre_rps_ratio"] = vs["rps_ratio"]
         a["agent_stats"] = stats[label]
         res["also"][label] = a
@@ -324,11 +330,12 @@ def print_table(results):
         for label, a in r.get("also", {}).items():
             print("%s %s (%s): added %+.2f us/request (application threads "
                   "%+.2f, reporter thread %.2f); against the preload under "
-                  "test: %+.2f +- %.2f us/request (application threads %+.2f), "
-                  "throughput ratio %s" % (
+                  "test: %+.2f +- %.2f us/request (application threads %+.2f, "
+                  "reporter thread %+.3f +- %.3f), throughput ratio %s" % (
                       r["server"], label, a["path"], a["added_cpu_us"],
                       a["added_app_us"], a["reporter_us"], a["vs_pre_cpu_us"],
                       a["vs_pre_cpu_se"], a["vs_pre_app_us"],
+                      a["vs_pre_rep_us"], a["vs_pre_rep_se"],
                       B.fmt(a["vs_pre_rps_ratio"], 3)))
     for r in results:
         if r.get("rounds_run_again"):
