@@ -3,7 +3,8 @@
 
   bench/servers.py [--quick] [--servers nginx,python,node] [--pairs N]
                    [--seconds S] [--collector sink|python] [--no-pin]
-                   [--also LABEL=PATH ...] [--max-steal PCT]
+                   [--also LABEL=PATH ...] [--env LABEL:VAR=VALUE ...]
+                   [--max-steal PCT]
                    [--max-others PCT] [--json FILE]
 
 For each server, two instances run side by side: one bare, one under
@@ -42,7 +43,10 @@ results.
 --also LABEL=PATH adds an instance preloaded with another libswpreload.so
 (its libswreporter.so is the one beside it), e.g. a build of an earlier
 commit, to every round: a change is then measured before and after in the
-same run, against bare and against the preload under test."""
+same run, against bare and against the preload under test.
+--env LABEL:VAR=VALUE sets VAR in that instance's environment only, so
+that a setting of the same build is measured the same way, e.g.
+--also small=BUILD --env small:SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE=1024."""
 import argparse
 import json
 import os
@@ -219,6 +223,7 @@ def bench_server(procs, kind, coll, args):
     for label, path in args.also:
         env = B.agent_env(coll, "bench-" + kind)
         env["LD_PRELOAD"] = path
+        env.update(args.env.get(label, {}))
         envs.append((label, env))
     servers = [(mode, Server(procs, kind, env, srv_cpus))
                for mode, env in envs]
@@ -371,6 +376,12 @@ def main():
                     help="another libswpreload.so (e.g. a build of an "
                     "earlier commit) run as one more preloaded instance in "
                     "the same rounds; PATH may be its build directory")
+    ap.add_argument("--env", action="append", default=[],
+                    metavar="LABEL:VAR=VALUE",
+                    help="set VAR=VALUE in the environment of the --also "
+                    "instance LABEL (e.g. another configuration of the "
+                    "same build: --also small=BUILD --env "
+                    "small:SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE=512)")
     ap.add_argument("--max-steal", type=float, default=5.0, metavar="PCT",
                     help="run a round again when the hypervisor took more "
                     "than PCT%% of a CPU during one of its runs (steal "
@@ -392,6 +403,14 @@ def main():
             ap.error("--also %s: no such file %s" % (label, path))
         also.append((label, os.path.abspath(path)))
     args.also = also
+    envs = {}
+    for e in args.env:
+        label, sep, kv = e.partition(":")
+        var, sep2, val = kv.partition("=")
+        if not sep or not sep2 or not var or label not in dict(also):
+            ap.error("--env wants LABEL:VAR=VALUE, LABEL one of --also: " + e)
+        envs.setdefault(label, {})[var] = val
+    args.env = envs
     if args.pairs is None:
         args.pairs = 2 if args.quick else 5
     if args.seconds is None:
