@@ -51,6 +51,10 @@ struct sw_conn {
   char remote[SW_PEER_MAX];
   uint8_t inj_on;      /* an sw8 line is being inserted into the head */
   uint8_t ident_ready; /* span holds the exit's identity already */
+  /* Client: bytes of a request head that req has parsed already, before
+   * they were sent (send_prepare); feed_req() takes them without parsing
+   * them again, and acts on the head with the last of them. */
+  uint32_t req_ahead;
   struct sw_inject inj;
   struct sw_h1 req; /* request direction */
   struct sw_h1 rsp; /* response direction */
@@ -374,6 +378,7 @@ track(int fd, int role, const struct sockaddr *peer, socklen_t len)
   c->untraced = 0;
   c->inj_on = 0;
   c->ident_ready = 0;
+  c->req_ahead = 0;
   c->owner = NULL;
   atomic_fetch_add_explicit(&c->gen, 1, memory_order_relaxed);
   c->remote[0] = '\0';
@@ -936,10 +941,41 @@ response_done(struct sw_conn *c)
     c->untraced--;
 }
 
+/* The head of a request was read (server) or sent (client). */
+static void
+request_head(struct sw_conn *c)
+{
+  if (c->span_open || c->untraced) {
+    /* Pipelined: a request arrived before the previous response
+     * completed. Only the oldest outstanding request is traced, so
+     * responses, which come in request order, pair up exactly. */
+    c->untraced++;
+  } else {
+    /* method is a buffer of SW_METHOD_MAX bytes: the 5 compared are
+     * in it. */
+    if (!memcmp(c->req.msg.method, "HEAD", 5))
+      sw_h1_expect_no_body(&c->rsp);
+    if (c->role == ROLE_SERVER)
+      start_entry(c);
+    else
+      start_exit(c);
+  }
+}
+
 /* Request direction: server reads it, client writes it. */
 static void
 feed_req(struct sw_conn *c, const char *buf, size_t len)
 {
+  if (SW_UNLIKELY(c->req_ahead != 0)) {
+    /* A head parsed before it was sent: its bytes are not parsed again,
+     * and the head counts as sent with the last of them. */
+    size_t k = len < c->req_ahead ? len : c->req_ahead;
+    c->req_ahead -= (uint32_t)k;
+    buf += k;
+    len -= k;
+    if (c->req_ahead == 0 && !c->dead)
+      request_head(c);
+  }
   /* Every event consumes at least one byte, NEED_MORE consumes all. */
   while (len > 0 && !c->dead) {
     /* A head that got its exit span before it was sent (sw8 injection)
@@ -954,23 +990,8 @@ feed_req(struct sw_conn *c, const char *buf, size_t len)
     }
     buf += used;
     len -= used;
-    if (rc & SW_H1_HEAD) {
-      if (c->span_open || c->untraced) {
-        /* Pipelined: a request arrived before the previous response
-         * completed. Only the oldest outstanding request is traced, so
-         * responses, which come in request order, pair up exactly. */
-        c->untraced++;
-      } else {
-        /* method is a buffer of SW_METHOD_MAX bytes: the 5 compared are
-         * in it. */
-        if (!memcmp(c->req.msg.method, "HEAD", 5))
-          sw_h1_expect_no_body(&c->rsp);
-        if (c->role == ROLE_SERVER)
-          start_entry(c);
-        else
-          start_exit(c);
-      }
-    }
+    if (rc & SW_H1_HEAD)
+      request_head(c);
   }
 }
 
@@ -1101,13 +1122,14 @@ sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
     /* Only a complete head at the very start of a request, written in one
      * call, with no sw8 of its own (an SDK in the app) is touched. */
     if (!cfg->inject_headers || c->span_open || c->untraced ||
-        sw_h1_in_message(&c->req))
+        c->req_ahead || sw_h1_in_message(&c->req))
       goto out;
     size_t head_len = sw_inject_head_len(iov, cnt, n);
     if (head_len == 0)
       goto out;
-    struct sw_h1 scratch;
-    sw_h1_init(&scratch, SW_H1_REQUEST);
+    /* Parsed into the connection's own parser, which is between
+     * messages: when the bytes go out, feed_req() takes them as parsed
+     * (req_ahead), whether the line goes in or not. */
     size_t off = 0;
     int rc = SW_H1_NEED_MORE;
     for (int i = 0; i < cnt && off < head_len && rc == SW_H1_NEED_MORE; i++) {
@@ -1115,16 +1137,23 @@ sw_conn_send_prepare(int fd, const struct iovec *iov, int cnt, size_t n,
       if (len > head_len - off)
         len = head_len - off;
       size_t used = 0;
-      rc = sw_h1_feed(&scratch, iov[i].iov_base, len, &used);
+      rc = sw_h1_feed(&c->req, iov[i].iov_base, len, &used);
       off += used;
     }
-    if (rc < 0 || !(rc & SW_H1_HEAD) || off != head_len ||
-        scratch.msg.sw8_present)
+    if (rc < 0 || !(rc & SW_H1_HEAD) || off != head_len) {
+      /* Not a plain head: back between messages (nothing of a request
+       * parser outlives its message), to parse the bytes as they are
+       * sent, as without injection. */
+      sw_h1_init(&c->req, SW_H1_REQUEST);
       goto out;
-    char endpoint[SW_OP_MAX];
+    }
+    c->req_ahead = (uint32_t)head_len;
     c->req_start_ms = sw_now_ms();
+    if (c->req.msg.sw8_present)
+      goto out; /* the application's own: sent as it is */
+    char endpoint[SW_OP_MAX];
     /* Not counted here: start_exit() sees the same head and counts. */
-    open_exit(c, &scratch.msg, endpoint, sizeof(endpoint), 0);
+    open_exit(c, &c->req.msg, endpoint, sizeof(endpoint), 0);
     if (c->ignored) {
       c->ignored = 0;
       goto out; /* start_exit will find it ignored again */

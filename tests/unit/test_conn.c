@@ -385,6 +385,144 @@ Test(conn, fds_beyond_the_map_are_not_tracked)
   cr_assert_not(sw_conn_tracked(-1));
 }
 
+/* A client's write hook (hooks/hook_io.c: send_injected(), and the plain
+ * send after it when there is no line to insert) over a simulated kernel
+ * that takes at most lim bytes a call and, with eagain, refuses every
+ * other call. */
+struct kern {
+  char wire[1024];
+  size_t len, lim;
+  int eagain, calls;
+};
+
+static ssize_t
+kern_take(struct kern *k, const struct iovec *v, int cnt)
+{
+  size_t t = 0;
+  if (k->eagain && (k->calls++ & 1))
+    return -1;
+  for (int i = 0; i < cnt && t < k->lim; i++) {
+    size_t n = v[i].iov_len < k->lim - t ? v[i].iov_len : k->lim - t;
+    cr_assert_leq(k->len + t + n, sizeof(k->wire));
+    memcpy(k->wire + k->len + t, v[i].iov_base, n);
+    t += n;
+  }
+  k->len += t;
+  return (ssize_t)t;
+}
+
+static ssize_t
+client_write(int fd, struct kern *k, const char *b, size_t n)
+{
+  struct iovec v = {(void *)b, n}, o[SW_INJECT_MAX_IOV + 2];
+  for (;;) {
+    int nout = 0;
+    size_t before = 0, rest = 0;
+    if (!sw_conn_send_prepare(fd, &v, 1, n, o, &nout, &before, &rest)) {
+      ssize_t r = kern_take(k, &v, 1);
+      if (r > 0)
+        sw_conn_on_send(fd, b, (size_t)r);
+      return r;
+    }
+    ssize_t r = kern_take(k, o, nout);
+    if (r < 0)
+      return r;
+    size_t app = sw_inject_app_bytes(before, rest, (size_t)r);
+    sw_conn_send_done(fd, &v, 1, before, (size_t)r);
+    if (app > 0)
+      return (ssize_t)app;
+  }
+}
+
+/* The head of a request a client writes is parsed once, before it goes
+ * out (to make its sw8 line), and not again as it goes out: whatever way
+ * the kernel takes the bytes, the wire carries the request plus exactly
+ * one line where one belongs, and the spans are those of the plain path. */
+Test(conn, exit_head_parsed_once_through_partial_writes,
+     .init = setup_ignore)
+{
+  static const struct {
+    const char *req, *op, *method;
+    int inject, spans, responses;
+  } cases[] = {
+    {"GET /api?q=1 HTTP/1.1\r\nHost: backend:9000\r\n\r\n", "/api", "GET",
+     1, 1, 1},
+    {"POST /up HTTP/1.1\r\nHost: backend:9000\r\nContent-Length: 5\r\n\r\n"
+     "hello", "/up", "POST", 1, 1, 1},
+    /* Ignored: no line, no span, counted once. */
+    {"GET /health HTTP/1.1\r\nHost: backend:9000\r\n\r\n", NULL, NULL, 0, 0,
+     1},
+    /* An sw8 of its own: no line, the span as without injection. */
+    {"GET /own HTTP/1.1\r\nHost: backend:9000\r\n"
+     "sw8: 1-YQ==-Yg==-0-Yw==-ZA==-ZQ==-Zg==\r\n\r\n", "/own", "GET", 0, 1,
+     1},
+    /* A second request in the same write: pipelined, not traced. */
+    {"GET /p1 HTTP/1.1\r\nHost: backend:9000\r\n\r\n"
+     "GET /p2 HTTP/1.1\r\nHost: backend:9000\r\n\r\n", "/p1", "GET", 1, 1,
+     2},
+  };
+  int fd = tcp_fd();
+  for (size_t q = 0; q < sizeof(cases) / sizeof(cases[0]); q++) {
+    const char *req = cases[q].req;
+    size_t n = strlen(req);
+    for (size_t lim = 1; lim <= n + 100; lim += lim < n ? 1 : 50) {
+      for (int eagain = 0; eagain < 2; eagain++) {
+        struct kern k = {.lim = lim, .eagain = eagain};
+        uint64_t ignored = SW_STAT_GET(requests_ignored);
+        ngot = 0;
+        client_connect(fd);
+        for (size_t off = 0; off < n;) {
+          ssize_t r = client_write(fd, &k, req + off, n - off);
+          if (r < 0)
+            continue; /* EAGAIN: the application tries again */
+          cr_assert_gt(r, 0);
+          off += (size_t)r;
+        }
+        for (int i = 0; i < cases[q].responses; i++)
+          in(fd, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+        cr_assert_eq(ngot, cases[q].spans, "case %zu lim %zu", q, lim);
+        cr_assert_eq(SW_STAT_GET(requests_ignored),
+                     ignored + (cases[q].spans == 0));
+        if (ngot) {
+          cr_assert_eq(got[0].kind, SW_SPAN_EXIT);
+          cr_assert_str_eq(got[0].op, cases[q].op);
+          cr_assert_str_eq(got[0].method, cases[q].method);
+          cr_assert_str_eq(got[0].peer, "backend:9000");
+          cr_assert_eq(got[0].status, 201);
+        }
+        sw_conn_on_close(fd);
+        /* The wire: the request, with the line before its blank line. */
+        k.wire[k.len] = '\0';
+        char *line = strstr(k.wire, "\r\nsw8: 1-");
+        if (!cases[q].inject) {
+          cr_assert_eq(k.len, n);
+          cr_assert_eq(memcmp(k.wire, req, n), 0);
+          continue;
+        }
+        cr_assert_not_null(line, "case %zu lim %zu: %s", q, lim, k.wire);
+        line += 2;
+        char *eol = strstr(line, "\r\n");
+        cr_assert_not_null(eol);
+        size_t ll = (size_t)(eol + 2 - line);
+        cr_assert_eq(k.len, n + ll);
+        cr_assert_eq(memcmp(k.wire, req, (size_t)(line - k.wire)), 0);
+        cr_assert_eq(memcmp(line + ll, req + (line - k.wire),
+                            n - (size_t)(line - k.wire)), 0);
+        cr_assert_eq(strncmp(line + ll, "\r\n", 2), 0, "before the blank line");
+        struct sw_ref ref;
+        cr_assert_eq(sw8_decode(line + 5, (size_t)(eol - line - 5), &ref), 0);
+        cr_assert_str_eq(ref.trace_id, got[0].trace_id);
+        cr_assert_str_eq(ref.parent_segment_id, got[0].segment_id);
+        cr_assert_eq(ref.parent_span_id, got[0].span_id);
+        cr_assert_str_eq(ref.parent_endpoint, cases[q].op);
+        cr_assert_str_eq(ref.peer, "backend:9000");
+        cr_assert_str_eq(ref.parent_service, "svc");
+      }
+    }
+  }
+  close(fd);
+}
+
 Test(conn, ignored_requests_make_no_spans, .init = setup_ignore)
 {
   int fd = 60;
