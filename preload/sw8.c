@@ -199,6 +199,18 @@ bad:
   return -1;
 }
 
+/* The three bytes of a decoded quantum v (bits 23..0) at d, and a 0
+ * after them. */
+static inline void
+store3(char *d, uint32_t v)
+{
+  uint32_t b = v << 8;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  b = __builtin_bswap32(b);
+#endif
+  memcpy(d, &b, 4);
+}
+
 /* Decodes the base64 field that starts at *pp and ends at the next '-'
  * or at end, into dst (dst_cap bytes with the NUL), and leaves *pp at
  * that '-' or end. The field is found while it is decoded: '-' is in no
@@ -216,7 +228,9 @@ decode_field(char *dst, size_t dst_cap, const unsigned char **pp,
   uint32_t v;
 
   /* Whole quanta, while the value has them and dst room for them and
-   * the NUL. */
+   * the NUL. A quantum's three bytes are stored as four (the fourth a 0,
+   * which the next quantum or the NUL overwrites: o + 3 is at most
+   * dst_cap - 1). */
   n = (size_t)(end - p) / 4;
   room = (dst_cap - 1) / 3;
   if (n > room)
@@ -225,9 +239,7 @@ decode_field(char *dst, size_t dst_cap, const unsigned char **pp,
     v = b64_d0[p[0]] | b64_d1[p[1]] | b64_d2[p[2]] | b64_d3[p[3]];
     if ((v & B64_FLAGS(4)) != B64_FLAGS(4))
       break;
-    dst[o] = (char)(v >> 16);
-    dst[o + 1] = (char)(v >> 8);
-    dst[o + 2] = (char)v;
+    store3(dst + o, v);
   }
   if (p != end && *p != '-') {
     /* A padded last quantum, or the field is malformed or too long. */
