@@ -978,9 +978,9 @@ feed_req(struct sw_conn *c, const char *buf, size_t len)
   }
   /* Every event consumes at least one byte, NEED_MORE consumes all. */
   while (len > 0 && !c->dead) {
-    /* A head that got its exit span before it was sent (sw8 injection)
-     * has its start time already. */
-    if (!c->ident_ready && !sw_h1_in_message(&c->req))
+    /* (A head parsed before it was sent never starts here: it has its
+     * start time already.) */
+    if (!sw_h1_in_message(&c->req))
       c->req_start_ms = sw_now_ms();
     size_t used = 0;
     int rc = sw_h1_feed(&c->req, buf, len, &used);

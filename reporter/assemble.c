@@ -388,14 +388,6 @@ enc_block(struct sw_seg *s, size_t len, size_t cap)
   return s;
 }
 
-/* The one-span segment of the record v views, encoded. The encoder
- * writes straight into the recycled block on top of the free list when
- * the bytes fit (nearly always; the block is then taken off the list),
- * else into the scratch buffer, whose bytes are then copied into a
- * recycled block when they fit (an encoder that writes only there), or
- * into a block of their own size. The record is read once, where it is.
- * NULL when the encoder or the allocation failed: the caller then keeps
- * the record instead. */
 /* The next recycled block, for writing: out of cache since the send that
  * recycled it (the application ran in between), and asked for while this
  * record is encoded, it is there when the next one is. Its first 384
@@ -408,6 +400,14 @@ prefetch_block(const struct sw_seg *s)
       __builtin_prefetch((const char *)s + i, 1);
 }
 
+/* The one-span segment of the record v views, encoded. The encoder
+ * writes straight into the recycled block on top of the free list when
+ * the bytes fit (nearly always; the block is then taken off the list),
+ * else into the scratch buffer, whose bytes are then copied into a
+ * recycled block when they fit (an encoder that writes only there), or
+ * into a block of their own size. The record is read once, where it is.
+ * NULL when the encoder or the allocation failed: the caller then keeps
+ * the record instead. */
 static struct sw_seg *
 take_encoded(struct sw_asm *a, const struct sw_span_view *v)
 {

@@ -106,6 +106,14 @@ sw_curl_timeout_ms(int64_t deadline_ms)
                                         : (long)SW_CURL_CALL_TIMEOUT_MS;
 }
 
+/* h's connection socket is unknown (none, closed, or not to be corked). */
+static void
+forget_socket(struct sw_curl *h)
+{
+  h->fd = CURL_SOCKET_BAD;
+  h->corked = 0;
+}
+
 void
 sw_curl_handles_free(struct sw_curl *h)
 {
@@ -115,8 +123,7 @@ sw_curl_handles_free(struct sw_curl *h)
     curl_easy_cleanup(h->easy);
   h->multi = NULL;
   h->easy = NULL;
-  h->fd = CURL_SOCKET_BAD;
-  h->corked = 0;
+  forget_socket(h);
 }
 
 /* libcurl made a socket for a connection of h's: the newest is the one
@@ -141,10 +148,8 @@ on_close(void *ud, curl_socket_t fd)
 {
   struct sw_curl *h = ud;
 
-  if (fd == h->fd) {
-    h->fd = CURL_SOCKET_BAD;
-    h->corked = 0;
-  }
+  if (fd == h->fd)
+    forget_socket(h);
   return close(fd);
 }
 
@@ -177,8 +182,7 @@ cork(struct sw_curl *h, int on)
   if (h->fd == CURL_SOCKET_BAD || h->corked == on)
     return;
   if (setsockopt(h->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) != 0) {
-    h->fd = CURL_SOCKET_BAD;
-    h->corked = 0;
+    forget_socket(h);
     return;
   }
   h->corked = on;

@@ -57,8 +57,8 @@ long sw_curl_timeout_ms(int64_t deadline_ms);
  * one of ours gets (no signals, no proxy, one cached connection, user
  * agent, keep-alive probes), and multi, which drives easy's transfers and
  * holds their cached connection; fd is that connection's socket as
- * libcurl opened it (CURL_SOCKET_BAD: none known), corked whether TCP_CORK is on for
- * it now (sw_curl_perform()). */
+ * libcurl opened it (CURL_SOCKET_BAD: none known), corked whether
+ * TCP_CORK is on for it now (sw_curl_perform()). */
 struct sw_curl {
   CURL *easy;
   CURLM *multi;

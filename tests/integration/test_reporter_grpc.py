@@ -18,6 +18,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import wait_until  # noqa: E402
 from swtest_collector import Collector, free_port  # noqa: E402
 
 BUILD = os.environ.get('SW_TEST_BUILD_DIR', '')
@@ -355,10 +356,8 @@ def test_calls_leave_in_full_segments(tmp_path):
     sink = subprocess.Popen([SINK, '-f', pf], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(600):
-            if os.path.exists(pf) or sink.poll() is not None:
-                break
-            time.sleep(0.05)
+        wait_until(lambda: os.path.exists(pf) or sink.poll() is not None,
+                   what='the sink\'s port file')
         port = json.load(open(pf))['grpc']
         n = 20000
         run = run_driver('127.0.0.1:%d' % port, n)
