@@ -46,7 +46,7 @@ commit, to every round: a change is then measured before and after in the
 same run, against bare and against the preload under test.
 --env LABEL:VAR=VALUE sets VAR in that instance's environment only, so
 that a setting of the same build is measured the same way, e.g.
---also small=BUILD --env small:SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE=1024."""
+--also small=BUILD --env small:SW_AGENT_TRACE_REPORTER_MAX_BUFFER_SIZE=512."""
 import argparse
 import json
 import os
